@@ -1,0 +1,80 @@
+package migrations
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"testing/fstest"
+)
+
+// Both dialects must describe the same schema history, or "version N" would
+// mean different things on SQLite and PostgreSQL.
+func TestDialectsHaveSameVersions(t *testing.T) {
+	pg, err := List(Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lite, err := List(SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(pg) == 0 {
+		t.Fatal("no postgres migrations embedded")
+	}
+	versions := func(ms []Migration) []int {
+		var vs []int
+		for _, m := range ms {
+			vs = append(vs, m.Version)
+		}
+		return vs
+	}
+	if !slices.Equal(versions(pg), versions(lite)) {
+		t.Fatalf("postgres versions %v, sqlite versions %v", versions(pg), versions(lite))
+	}
+	for i := range pg {
+		if pg[i].Name != lite[i].Name {
+			t.Errorf("version %d: postgres name %q, sqlite name %q", pg[i].Version, pg[i].Name, lite[i].Name)
+		}
+		// Versions are numbered without gaps, so a missing file shows.
+		if pg[i].Version != i+1 {
+			t.Errorf("migration %d has version %d, want %d", i, pg[i].Version, i+1)
+		}
+		if strings.TrimSpace(pg[i].SQL) == "" || strings.TrimSpace(lite[i].SQL) == "" {
+			t.Errorf("version %d: empty SQL", pg[i].Version)
+		}
+	}
+}
+
+func TestList(t *testing.T) {
+	fsys := fstest.MapFS{
+		"0002_second.sql": {Data: []byte("B")},
+		"0001_first.sql":  {Data: []byte("A")},
+		"README.md":       {Data: []byte("ignored")},
+	}
+	ms, err := List(fsys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []Migration{{1, "first", "A"}, {2, "second", "B"}}
+	if !slices.Equal(ms, want) {
+		t.Fatalf("List = %+v, want %+v", ms, want)
+	}
+}
+
+func TestListRejectsBadFiles(t *testing.T) {
+	for _, name := range []string{
+		"1_short.sql", "0001.sql", "0001_.sql", "abcd_x.sql", "0000_zero.sql", "-001_neg.sql",
+	} {
+		_, err := List(fstest.MapFS{name: {Data: []byte("x")}})
+		if err == nil {
+			t.Errorf("List accepted %q", name)
+		}
+	}
+	_, err := List(fstest.MapFS{
+		"0001_a.sql": {Data: []byte("x")},
+		"0001_b.sql": {Data: []byte("y")},
+	})
+	if err == nil || !strings.Contains(err.Error(), "version 1") {
+		t.Errorf("duplicate versions: err = %v", err)
+	}
+}
