@@ -1,0 +1,39 @@
+# Latchkey. `make run` starts the dev server with a demo app; `make test` runs
+# everything CI runs, installing what it needs (PostgreSQL) when missing.
+GO      ?= go
+PKGS    ?= ./...
+BIN     ?= bin/latchkey
+
+.PHONY: run build test check deps bench fuzz clean
+
+run:
+	$(GO) run ./cmd/latchkey dev
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/latchkey
+
+# deps installs the PostgreSQL server the storage and flow tests start a
+# throwaway cluster of (nothing is left running afterwards).
+deps:
+	@.ci/ensure-postgres
+
+check:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+
+test: deps check
+	$(GO) test -count=1 $(PKGS)
+
+bench: deps
+	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./idp/ ./idp/password/ ./idp/clientsecret/
+
+# fuzz runs each fuzz target for a short while (seeds alone run in `make test`).
+fuzz:
+	@for pkg in $$(grep -rl --include='*_test.go' '^func Fuzz' . | xargs -n1 dirname | sort -u); do \
+	  for f in $$(grep -h '^func Fuzz' $$pkg/*_test.go | sed 's/func \(Fuzz[A-Za-z0-9_]*\).*/\1/'); do \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin
