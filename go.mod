@@ -3,7 +3,7 @@ module github.com/latchkey/latchkey
 go 1.26.0
 
 require (
-	github.com/BurntSushi/toml v0.3.1
+	github.com/BurntSushi/toml v1.6.0
 	github.com/coreos/go-oidc/v3 v3.21.0
 	github.com/go-jose/go-jose/v3 v3.0.3
 	github.com/gorilla/sessions v1.4.0
