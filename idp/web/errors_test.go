@@ -54,8 +54,10 @@ func TestHandle(t *testing.T) {
 			wantStatus: 400, wantKey: "error.unknown_client", wantLevel: "INFO",
 		},
 		{
-			name:       "web error 503 logs at error",
-			h:          func(w http.ResponseWriter, r *http.Request) error { return NewError(503, MsgInternal, errors.New("db down")) },
+			name: "web error 503 logs at error",
+			h: func(w http.ResponseWriter, r *http.Request) error {
+				return NewError(503, MsgInternal, errors.New("db down"))
+			},
 			wantStatus: 503, wantKey: MsgInternal, wantLevel: "ERROR",
 		},
 		{

@@ -207,5 +207,8 @@ func TestStatic(t *testing.T) {
 		if tt.want == 200 && rec.Body.String() != "body{}" {
 			t.Errorf("GET %s body = %q", tt.path, rec.Body.String())
 		}
+		if cc := rec.Header().Get("Cache-Control"); (cc != "") != (tt.want == 200) {
+			t.Errorf("GET %s Cache-Control = %q: want caching of found files only", tt.path, cc)
+		}
 	}
 }
