@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // Both dialects must describe the same schema history, or "version N" would
@@ -76,5 +77,27 @@ func TestListRejectsBadFiles(t *testing.T) {
 	})
 	if err == nil || !strings.Contains(err.Error(), "version 1") {
 		t.Errorf("duplicate versions: err = %v", err)
+	}
+}
+
+func TestMergeAndUnknown(t *testing.T) {
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	known := []Migration{{Version: 1, Name: "init"}, {Version: 2, Name: "more"}}
+	applied := []Status{{Version: 3, Name: "future", AppliedAt: at}, {Version: 1, Name: "init", AppliedAt: at}}
+	got := Merge(known, applied)
+	want := []Status{
+		{Version: 1, Name: "init", AppliedAt: at},
+		{Version: 2, Name: "more"},
+		{Version: 3, Name: "future", AppliedAt: at},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Merge = %+v, want %+v", got, want)
+	}
+	if !got[0].Applied() || got[1].Applied() {
+		t.Errorf("Applied: got %v %v, want true false", got[0].Applied(), got[1].Applied())
+	}
+	unknown := Unknown(known, applied)
+	if len(unknown) != 1 || unknown[0].Version != 3 {
+		t.Errorf("Unknown = %+v, want version 3 only", unknown)
 	}
 }
