@@ -20,7 +20,7 @@ import (
 // are the contract between the templates and the handlers.
 type loginData struct {
 	Page
-	TxID, Email, ErrorKey, ClientName, Action string
+	TxID, Email, ErrorKey, ErrorArg, ClientName, Action string
 }
 
 type consentData struct {
