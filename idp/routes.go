@@ -46,7 +46,7 @@ func (p *Provider) Handler(extra ...Route) http.Handler {
 		{"OPTIONS /", public(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusNoContent) }))},
 		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })},
 		{"GET /readyz", http.HandlerFunc(p.ready)},
-		{"GET /static/", http.StripPrefix(p.path("/static/"), web.Static(static.FS))},
+		{"GET /static/", http.StripPrefix(p.path("/static"), web.Static(static.FS))},
 		{"GET /{$}", page(p.home)},
 	}
 	routes = append(routes, extra...)

@@ -1,0 +1,172 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/latchkey/latchkey/cmd/latchkey/internal/config"
+	"github.com/latchkey/latchkey/idp"
+	"github.com/latchkey/latchkey/idp/keys"
+	"github.com/latchkey/latchkey/idp/password"
+	"github.com/latchkey/latchkey/idp/secretbox"
+	"github.com/latchkey/latchkey/idp/storage"
+	"github.com/latchkey/latchkey/idp/web"
+)
+
+// newKeyManager builds the signing-key manager. Retired keys stay published
+// for as long as the longest-lived token they signed.
+func newKeyManager(cfg config.Config, st storage.Store, secret []byte, log *slog.Logger) (*keys.Manager, error) {
+	k, err := secretbox.DeriveKey(secret, "signing-key-encryption")
+	if err != nil {
+		return nil, err
+	}
+	box, err := secretbox.New(k)
+	if err != nil {
+		return nil, err
+	}
+	retain := max(cfg.Tokens.IDTokenLifetime.Duration, cfg.Tokens.AccessTokenLifetime.Duration) + 5*time.Minute
+	return keys.NewManager(st, box, keys.Options{RetainFor: retain, Logger: log}), nil
+}
+
+// newProvider wires the OpenID Provider from the configuration: each part
+// gets exactly what it uses.
+func newProvider(ctx context.Context, cfg config.Config, st storage.Store, secret []byte, log *slog.Logger, dev bool, metrics *idp.Metrics) (*idp.Provider, error) {
+	km, err := newKeyManager(cfg, st, secret, log)
+	if err != nil {
+		return nil, err
+	}
+	hasher, err := password.NewHasher(cfg.Password.Params())
+	if err != nil {
+		return nil, fmt.Errorf("password hasher: %w", err)
+	}
+	var proxies []netip.Prefix
+	for _, s := range cfg.TrustedProxies {
+		pfx, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted_proxies: %w", err)
+		}
+		proxies = append(proxies, pfx)
+	}
+	t := cfg.Tokens
+	return idp.New(ctx, idp.Options{
+		Issuer: cfg.Issuer, Store: st, Keys: km, Passwords: hasher, SecretKey: secret,
+		DefaultAlg: cfg.Keys.Algorithm,
+		Lifetimes: idp.Lifetimes{
+			AccessToken: t.AccessTokenLifetime.Duration, IDToken: t.IDTokenLifetime.Duration,
+			RefreshToken: t.RefreshTokenLifetime.Duration, AuthorizeCode: t.AuthorizationCodeLifetime.Duration,
+			Session: cfg.Session.Lifetime.Duration, SessionIdle: cfg.Session.IdleTimeout.Duration,
+			Login: t.LoginTimeout.Duration,
+		},
+		Throttle: idp.Throttle{
+			AccountFreeAttempts: cfg.Login.AccountFreeAttempts, IPFreeAttempts: cfg.Login.IPFreeAttempts,
+			BaseDelay: cfg.Login.BaseDelay.Duration, MaxDelay: cfg.Login.MaxDelay.Duration,
+			ResetAfter: cfg.Login.ResetAfter.Duration,
+		},
+		TrustedProxies: proxies,
+		Dev:            dev,
+		TemplatesDir:   devTemplatesDir(dev),
+		Logger:         log,
+		Metrics:        metrics,
+	})
+}
+
+// devTemplatesDir lets `latchkey dev` pick up template edits without a
+// rebuild when run from a checkout.
+func devTemplatesDir(dev bool) string {
+	if !dev {
+		return ""
+	}
+	if fi, err := statDir("templates/pages"); err == nil && fi {
+		return "templates"
+	}
+	return ""
+}
+
+// rootHandler adds what every response gets.
+func rootHandler(p *idp.Provider, cfg config.Config, metrics *idp.Metrics, extra ...idp.Route) http.Handler {
+	if cfg.Metrics.Enabled {
+		extra = append(extra, idp.Route{Pattern: "GET /metrics", Handler: metrics.Handler()})
+	}
+	return web.Chain(p.Handler(extra...),
+		web.RequestID,
+		web.SecurityHeaders(strings.HasPrefix(cfg.Issuer, "https://")),
+		web.LimitBody(cfg.HTTP.MaxBodyBytes),
+	)
+}
+
+// serveHTTP runs the server until ctx ends, then shuts down gracefully.
+func serveHTTP(ctx context.Context, cfg config.Config, h http.Handler, log *slog.Logger, ready func(addr string)) error {
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen %s: %w", cfg.Listen, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.HTTP.ReadHeaderTimeout.Duration,
+		ReadTimeout:       cfg.HTTP.ReadTimeout.Duration,
+		WriteTimeout:      cfg.HTTP.WriteTimeout.Duration,
+		IdleTimeout:       cfg.HTTP.IdleTimeout.Duration,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	if ready != nil {
+		ready(ln.Addr().String())
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", "timeout", cfg.HTTP.ShutdownTimeout.Duration)
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.HTTP.ShutdownTimeout.Duration)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-errc; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve: %w", err)
+	}
+	return nil
+}
+
+// janitor removes expired records now and then. Every node runs it; the
+// deletes are idempotent, so overlapping runs only cost a query.
+func janitor(ctx context.Context, st storage.Store, log *slog.Logger, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		now := time.Now()
+		for name, f := range map[string]func(context.Context, time.Time) (int64, error){
+			"tokens": st.DeleteExpiredTokens, "sessions": st.DeleteExpiredSessions, "login_txs": st.DeleteExpiredLoginTxs,
+		} {
+			if n, err := f(ctx, now); err != nil {
+				log.WarnContext(ctx, "cleanup failed", "what", name, "err", err)
+			} else if n > 0 {
+				log.DebugContext(ctx, "cleaned up", "what", name, "count", n)
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func statDir(path string) (bool, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return false, err
+	}
+	return fi.IsDir(), nil
+}
