@@ -51,13 +51,14 @@ type command struct {
 // and a cmd_<name>.go file.
 func commands() map[string]command {
 	return map[string]command{
-		"serve":   {"run the identity provider (production)", cmdServe},
-		"dev":     {"run with the embedded store, a demo user and a demo app at /demo", cmdDev},
-		"keys":    {"manage signing keys (rotate, list)", cmdKeys},
-		"migrate": {"apply pending database migrations and print the schema version", cmdMigrate},
-		"clients": {"manage OAuth clients (create, list, delete)", cmdClients},
-		"users":   {"manage users (create, list, delete)", cmdUsers},
-		"version": {"print the version, VCS revision and Go version", cmdVersion},
+		"serve":    {"run the identity provider (production)", cmdServe},
+		"dev":      {"run with the embedded store, a demo user and a demo app at /demo", cmdDev},
+		"keys":     {"manage signing keys (rotate, list)", cmdKeys},
+		"consents": {"list or revoke what users allowed third-party clients", cmdConsents},
+		"migrate":  {"apply pending database migrations and print the schema version", cmdMigrate},
+		"clients":  {"manage OAuth clients (create, list, delete)", cmdClients},
+		"users":    {"manage users (create, list, delete)", cmdUsers},
+		"version":  {"print the version, VCS revision and Go version", cmdVersion},
 	}
 }
 
