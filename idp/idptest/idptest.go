@@ -110,7 +110,9 @@ func WithKeyOptions(f func(*keys.Options)) Option {
 // with the same key and store behave as two nodes of one deployment.
 func WithSecretKey(k []byte) Option { return func(c *config) { c.secretKey = k } }
 
-type migrator interface{ Migrate(ctx context.Context) error }
+type migrator interface {
+	Migrate(ctx context.Context) error
+}
 
 // New starts a provider; everything it opens is closed by t.Cleanup.
 func New(t testing.TB, opts ...Option) *Env {
