@@ -1,11 +1,20 @@
 package sqlite
 
 import (
+	"database/sql"
+	"errors"
+	"fmt"
 	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/latchkey/latchkey/idp/storage"
 	"github.com/latchkey/latchkey/idp/storage/storagetest"
+	"github.com/latchkey/latchkey/migrations"
+	"modernc.org/sqlite"
 )
 
 func newStore(t testing.TB) *Store {
@@ -23,4 +32,183 @@ func newStore(t testing.TB) *Store {
 
 func TestConformance(t *testing.T) {
 	storagetest.Run(t, func(t *testing.T) storage.Store { return newStore(t) })
+}
+
+func TestOpenRejectsNonFilePaths(t *testing.T) {
+	for _, p := range []string{"", ":memory:", "file:x.db", "file::memory:?cache=shared", "a?b.db", "a#b.db"} {
+		if s, err := Open(t.Context(), p, nil); err == nil {
+			s.Close()
+			t.Errorf("Open(%q) succeeded", p)
+		}
+	}
+}
+
+// Every connection of both pools must carry the settings, not just the
+// first one: they come from the DSN.
+func TestPragmasOnEveryConnection(t *testing.T) {
+	s := newStore(t)
+	ctx := t.Context()
+	for name, db := range map[string]*sql.DB{"writer": s.w, "reader": s.r} {
+		// Hold several connections at once so the pool must open new ones.
+		var conns []*sql.Conn
+		for range 3 {
+			c, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conns = append(conns, c)
+			if name == "writer" {
+				break // one connection only, by design
+			}
+		}
+		for i, c := range conns {
+			for pragma, want := range map[string]string{
+				"journal_mode": "wal", "foreign_keys": "1", "synchronous": "1",
+				"busy_timeout": strconv.Itoa(busyTimeoutMS),
+			} {
+				var got string
+				if err := c.QueryRowContext(ctx, "PRAGMA "+pragma).Scan(&got); err != nil {
+					t.Fatal(err)
+				}
+				if got != want {
+					t.Errorf("%s conn %d: %s = %s, want %s", name, i, pragma, got, want)
+				}
+			}
+			var queryOnly string
+			if err := c.QueryRowContext(ctx, "PRAGMA query_only").Scan(&queryOnly); err != nil {
+				t.Fatal(err)
+			}
+			if wantRO := map[string]string{"writer": "0", "reader": "1"}[name]; queryOnly != wantRO {
+				t.Errorf("%s conn %d: query_only = %s, want %s", name, i, queryOnly, wantRO)
+			}
+		}
+		for _, c := range conns {
+			c.Close()
+		}
+	}
+	if n := s.w.Stats().MaxOpenConnections; n != 1 {
+		t.Errorf("writer pool allows %d connections, want 1", n)
+	}
+}
+
+func TestMigrate(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "m.db")
+	s, err := Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	known, err := migrations.List(migrations.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	st, err := s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st) != len(known) || st[0].Applied() {
+		t.Fatalf("fresh file: status %+v, want %d pending", st, len(known))
+	}
+	// Open does not migrate.
+	if _, err := s.GetClient(ctx, "x"); err == nil || errors.Is(err, storage.ErrNotFound) {
+		t.Fatalf("GetClient before Migrate: %v, want a missing-table error", err)
+	}
+
+	before := time.Now().Add(-time.Second)
+	for range 2 { // idempotent
+		if err := s.Migrate(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err = s.MigrationStatus(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, m := range st {
+		if m.Version != known[i].Version || m.Name != known[i].Name || m.AppliedAt.Before(before) {
+			t.Errorf("status[%d] = %+v, want version %d applied now", i, m, known[i].Version)
+		}
+	}
+	var rows int
+	if err := s.r.QueryRowContext(ctx, "SELECT count(*) FROM schema_migrations").Scan(&rows); err != nil {
+		t.Fatal(err)
+	}
+	if rows != len(known) {
+		t.Errorf("schema_migrations has %d rows, want %d", rows, len(known))
+	}
+}
+
+// Two processes (here: two stores) migrating and writing one file at once:
+// the busy timeout and BEGIN IMMEDIATE must absorb every lock wait.
+func TestTwoStoresOneFile(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "shared.db")
+	var stores []*Store
+	for range 2 {
+		s, err := Open(ctx, path, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		stores = append(stores, s)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for _, s := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- s.Migrate(ctx)
+		}()
+	}
+	wg.Wait()
+	for i := range 20 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s := stores[i%2]
+			for j := range 10 {
+				sig := fmt.Sprintf("%d-%d", i, j)
+				errs <- s.CreateToken(ctx, storage.Token{Kind: storage.KindAccessToken, Signature: sig, Active: true})
+				errs <- s.DeactivateToken(ctx, storage.KindAccessToken, sig)
+				_, err := s.RecordFailure(ctx, "k", time.Now(), time.Hour)
+				errs <- err
+			}
+		}()
+	}
+	go func() { wg.Wait(); close(errs) }()
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	th, err := stores[0].GetThrottle(ctx, "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if th.Failures != 200 {
+		t.Errorf("failures = %d, want 200", th.Failures)
+	}
+}
+
+// An error that maps to no sentinel is flattened: the driver's type is not
+// in the chain.
+func TestDriverErrorsDoNotEscape(t *testing.T) {
+	s := newStore(t)
+	if _, err := s.w.ExecContext(t.Context(), "DROP TABLE consents; DROP TABLE clients"); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.GetClient(t.Context(), "x")
+	if err == nil {
+		t.Fatal("GetClient on a dropped table succeeded")
+	}
+	var se *sqlite.Error
+	if errors.As(err, &se) {
+		t.Fatalf("driver error escaped: %#v", err)
+	}
+	if !strings.HasPrefix(err.Error(), "get client: ") || !strings.Contains(err.Error(), "no such table") {
+		t.Errorf("error = %q, want the operation and the cause", err)
+	}
 }

@@ -9,6 +9,13 @@
 // of read-only connections that WAL mode lets read while a write is in
 // progress. The busy timeout still covers the rare other process (a backup,
 // `latchkey migrate` run beside a server).
+//
+// Measured with BenchmarkConcurrentWrites (20 goroutines, 2 CPUs): one pool
+// for everything with BEGIN IMMEDIATE and a busy timeout also never failed,
+// but its slowest DeactivateToken took about 1 s (waiters back off in the
+// busy handler and sleep past a free lock) and its p99 was 64 ms; with the
+// single write connection the slowest took 20 ms, p99 12 ms, at slightly
+// higher throughput.
 package sqlite
 
 import (
