@@ -37,7 +37,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		if len(ar.GetGrantedAudience()) == 0 {
 			ar.GrantAudience(ar.GetClient().GetID())
 		}
-		ar.SetSession(p.newClientSession(ar.GetClient().GetID()))
+		// The grant handler already set the token's expiry on the session
+		// it was given; the replacement must keep it, or the JWT has no exp.
+		cs := p.newClientSession(ar.GetClient().GetID())
+		cs.SetExpiresAt(fosite.AccessToken, session.GetExpiresAt(fosite.AccessToken))
+		ar.SetSession(cs)
 	}
 	resp, err := p.oauth.NewAccessResponse(withAlg(ctx, alg), ar)
 	if err != nil {
