@@ -206,3 +206,35 @@ func jwtParts(t *testing.T, tok string) (header, payload map[string]any) {
 }
 
 func oauthTokenSource(t *tokens) oauth2.TokenSource { return oauth2.StaticTokenSource(t.oauth) }
+
+// signIn runs the whole code flow for the web client with scopes and
+// returns its RP and verified tokens.
+func (f *fixture) signIn(t *testing.T, scopes ...string) (*rp, *tokens) {
+	t.Helper()
+	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect, scopes...)
+	a := newAuthRequest()
+	return r, r.exchange(a, f.env.NewBrowser().Login(r.url(a), userEmail, userPassword))
+}
+
+// token posts to the token endpoint with client_secret_basic.
+func (f *fixture) token(t *testing.T, v url.Values) (int, map[string]any) {
+	t.Helper()
+	status, _, body := postForm(t, f.env.URL("/token"), v, webClientID, f.webSecret)
+	return status, body
+}
+
+// introspect asks the introspection endpoint about tok as the web client.
+func (f *fixture) introspect(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	status, _, body := postForm(t, f.env.URL("/introspect"), url.Values{"token": {tok}}, webClientID, f.webSecret)
+	if status != http.StatusOK {
+		t.Fatalf("introspect: status %d %v", status, body)
+	}
+	return body
+}
+
+// refresh redeems a refresh token as the web client.
+func (f *fixture) refresh(t *testing.T, rt string) (int, map[string]any) {
+	t.Helper()
+	return f.token(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+}
