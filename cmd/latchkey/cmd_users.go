@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/mail"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -187,13 +188,16 @@ func usersDelete(ctx context.Context, args []string, sio stdio, getenv func(stri
 	defer st.Close()
 
 	var u storage.User
+	which := "id " + strconv.Quote(*id)
 	if *id != "" {
 		u, err = st.GetUser(ctx, *id)
 	} else {
-		u, err = st.GetUserByEmail(ctx, strings.ToLower(strings.TrimSpace(*email)))
+		addr := strings.ToLower(strings.TrimSpace(*email))
+		which = "email " + strconv.Quote(addr)
+		u, err = st.GetUserByEmail(ctx, addr)
 	}
 	if errors.Is(err, storage.ErrNotFound) {
-		return fmt.Errorf("users delete: no such user")
+		return fmt.Errorf("users delete: no user with %s", which)
 	}
 	if err != nil {
 		return fmt.Errorf("users delete: %w", err)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +153,7 @@ func TestUsersDeleteEndsSessionsAndTokens(t *testing.T) {
 	}
 
 	_, _, err = runCmd(t, env, "", "users", "delete", "--id", id)
-	if err == nil || !strings.Contains(err.Error(), "no such user") {
+	if err == nil || !strings.Contains(err.Error(), "no user with id "+strconv.Quote(id)) {
 		t.Errorf("second delete: %v", err)
 	}
 	list, _, _ := runCmd(t, env, "", "users", "list")
