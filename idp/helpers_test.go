@@ -3,7 +3,9 @@ package idp_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -237,4 +239,11 @@ func (f *fixture) introspect(t *testing.T, tok string) map[string]any {
 func (f *fixture) refresh(t *testing.T, rt string) (int, map[string]any) {
 	t.Helper()
 	return f.token(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
+}
+
+// hashHex is how the provider names a throttle counter (first 16 bytes of
+// SHA-256, hex).
+func hashHex(v string) string {
+	sum := sha256.Sum256([]byte(v))
+	return hex.EncodeToString(sum[:16])
 }
