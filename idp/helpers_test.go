@@ -40,6 +40,8 @@ type fixture struct {
 	env       *idptest.Env
 	user      storage.User
 	webSecret string
+	// partnerSecret is set once f.partner registered the third-party client.
+	partnerSecret string
 }
 
 func newFixture(t *testing.T, opts ...idptest.Option) *fixture {
