@@ -169,7 +169,7 @@ func postForm(t *testing.T, u string, v url.Values, user, pass string) (int, htt
 
 func doJSON(t *testing.T, req *http.Request) (int, http.Header, map[string]any) {
 	t.Helper()
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", req.Method, req.URL, err)
 	}
@@ -249,3 +249,6 @@ func hashHex(v string) string {
 	sum := sha256.Sum256([]byte(v))
 	return hex.EncodeToString(sum[:16])
 }
+
+// noRedirects is a plain client that shows redirects instead of following them.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}

@@ -118,8 +118,8 @@ func (b *Browser) Follow(r *Response) *Response {
 }
 
 func (b *Browser) onProvider(u *url.URL) bool {
-	iss, _ := url.Parse(b.env.Issuer)
-	return u != nil && u.Scheme == iss.Scheme && u.Host == iss.Host && strings.HasPrefix(u.Path, iss.Path)
+	base, _ := url.Parse(b.env.base)
+	return u != nil && u.Scheme == base.Scheme && u.Host == base.Host && strings.HasPrefix(u.Path, base.Path)
 }
 
 // Open starts a flow at an authorization URL and follows it to the first
@@ -206,14 +206,14 @@ func (b *Browser) clientRedirect(r *Response) *url.URL {
 }
 
 func (b *Browser) path(p string) string {
-	iss, _ := url.Parse(b.env.Issuer)
-	return strings.TrimSuffix(iss.Path, "/") + p
+	base, _ := url.Parse(b.env.base)
+	return base.Path + p
 }
 
 // Cookie returns the value of the named cookie the browser holds for the
 // provider, or "".
 func (b *Browser) Cookie(name string) string {
-	u, _ := url.Parse(b.env.Issuer + "/")
+	u, _ := url.Parse(b.env.base + "/")
 	for _, c := range b.Client.Jar.Cookies(u) {
 		if c.Name == name {
 			return c.Value

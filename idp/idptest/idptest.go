@@ -14,6 +14,7 @@ import (
 	"crypto/rand"
 	"log/slog"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -61,9 +62,13 @@ type Env struct {
 	Passwords *password.Hasher
 	Provider  *idp.Provider
 	Server    *httptest.Server
-	// Issuer is the server's URL, without a trailing slash.
+	// Issuer is the provider's issuer: the server's URL unless
+	// WithProviderOptions set another (two nodes behind one name).
 	Issuer string
-	Clock  *Clock
+	// base is where the provider's routes are reachable: the server's URL
+	// and the issuer's path.
+	base  string
+	Clock *Clock
 	// Options are what idp.New was called with.
 	Options idp.Options
 	// Logs holds everything the provider and the key manager logged; it is
@@ -188,12 +193,17 @@ func New(t testing.TB, opts ...Option) *Env {
 	}
 	srv.Config.Handler = p.Handler()
 	srv.Start()
+	base := strings.TrimSuffix(srv.URL, "/")
+	if u, err := url.Parse(o.Issuer); err == nil {
+		base += strings.TrimSuffix(u.Path, "/")
+	}
 	return &Env{T: t, Store: st, Keys: km, Passwords: hasher, Provider: p, Server: srv,
-		Issuer: issuer, Clock: c.clock, Options: o, Logs: logs}
+		Issuer: strings.TrimSuffix(o.Issuer, "/"), base: base, Clock: c.clock, Options: o, Logs: logs}
 }
 
-// URL returns the absolute URL of a path under the issuer.
-func (e *Env) URL(path string) string { return e.Issuer + path }
+// URL returns the absolute URL of a path of the provider on this Env's
+// server (under the issuer's path).
+func (e *Env) URL(path string) string { return e.base + path }
 
 // CreateUser stores a verified user with a hash of password made by the
 // Env's hasher and returns it.
