@@ -10,7 +10,12 @@ import (
 	"testing"
 
 	"github.com/latchkey/latchkey/cmd/latchkey/internal/config"
+	"github.com/latchkey/latchkey/idp/storage/postgres/pgtest"
 )
+
+// TestMain stops the throwaway PostgreSQL cluster that the PostgreSQL
+// tests start on first use.
+func TestMain(m *testing.M) { pgtest.Main(m) }
 
 // testEnv is the environment of one test: a fresh SQLite file and cheap
 // password hashing (the bounds' minimum, still a real Argon2id).

@@ -2,12 +2,12 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
 
 	"github.com/latchkey/latchkey/idp/storage"
+	"github.com/latchkey/latchkey/idp/storage/postgres"
 	"github.com/latchkey/latchkey/idp/storage/sqlite"
 )
 
@@ -23,9 +23,11 @@ func openStore(ctx context.Context, dsn string, logger *slog.Logger) (store stor
 		}
 		return st, st.Migrate, nil
 	case strings.HasPrefix(dsn, "postgres://"), strings.HasPrefix(dsn, "postgresql://"):
-		// The PostgreSQL backend (idp/storage/postgres) has not landed
-		// yet; until it does, say so rather than fail obscurely.
-		return nil, nil, errors.New("open store: the PostgreSQL backend is not in this build yet; use \"sqlite:PATH\"")
+		st, err := postgres.Open(ctx, dsn, logger)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open store: %w", err)
+		}
+		return st, st.Migrate, nil
 	default:
 		// Only the scheme is echoed: the rest may hold a password.
 		scheme, _, _ := strings.Cut(dsn, ":")
