@@ -33,7 +33,7 @@ func cmdConsents(ctx context.Context, args []string, sio stdio, getenv func(stri
 	if *email == "" || (sub == "revoke" && *clientID == "") {
 		return usageError{fmt.Errorf("consents %s: --email is required (and --client for revoke)", sub)}
 	}
-	cfg, err := loadConfig(*path, getenv, config.Dev)
+	cfg, err := loadConfig(*path, getenv, config.Tool)
 	if err != nil {
 		return err
 	}

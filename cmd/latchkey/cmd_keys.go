@@ -24,7 +24,7 @@ func cmdKeys(ctx context.Context, args []string, sio stdio, getenv func(string) 
 	if err := parseFlags(fs, args[1:], sio.out); err != nil {
 		return helpOK(err)
 	}
-	cfg, err := loadConfig(*path, getenv, config.Dev)
+	cfg, err := loadConfig(*path, getenv, config.Tool)
 	if err != nil {
 		return err
 	}
