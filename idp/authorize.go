@@ -57,6 +57,10 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) error {
 	return p.dispatch(w, r, tx, ar)
 }
 
+// promptValues are the prompt values the dispatcher implements (and
+// discovery advertises).
+var promptValues = []string{"none", "login", "consent"}
+
 // precheck refuses early what fosite would refuse only after the user signed
 // in: PKCE other than S256, and prompt values we do not support.
 func (p *Provider) precheck(ar fosite.AuthorizeRequester) error {
@@ -69,6 +73,15 @@ func (p *Provider) precheck(ar fosite.AuthorizeRequester) error {
 	}
 	if ar.GetClient().IsPublic() && form.Get("code_challenge") == "" {
 		return fosite.ErrInvalidRequest.WithHint("Public clients must use PKCE (S256).")
+	}
+	prompts := strings.Fields(form.Get("prompt"))
+	for _, v := range prompts {
+		if !slices.Contains(promptValues, v) {
+			return fosite.ErrInvalidRequest.WithHint("The prompt parameter has an unsupported value.")
+		}
+	}
+	if slices.Contains(prompts, "none") && len(prompts) > 1 {
+		return fosite.ErrInvalidRequest.WithHint("prompt=none cannot be combined with other values.")
 	}
 	if !ar.GetResponseTypes().ExactOne("code") {
 		return fosite.ErrUnsupportedResponseType.WithHint("Only response_type=code is supported.")

@@ -234,6 +234,7 @@ func compose(p *Provider, hmacSecret []byte) (*fosite.Config, fosite.OAuth2Provi
 		GlobalSecret:                   hmacSecret,
 		SendDebugMessagesToClients:     false,
 		OmitRedirectScopeParam:         true,
+		AllowedPromptValues:            promptValues,
 	}
 	store := &fositeStore{store: p.store, now: p.now}
 	hmacStrategy := oauth2.NewHMACSHAStrategy(&hmac.HMACStrategy{Config: cfg}, cfg)
