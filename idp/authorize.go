@@ -279,7 +279,7 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 		switch {
 		case errors.Is(err, fosite.ErrInvalidClient):
 			key = "error.unknown_client"
-		case ar != nil && ar.GetClient() != nil:
+		case ar != nil && ar.GetClient() != nil && !redirectRegistered(ar):
 			key = "error.invalid_redirect_uri"
 		case rfc.ErrorField == fosite.ErrInvalidClient.ErrorField:
 			key = "error.unknown_client"
@@ -305,6 +305,14 @@ func (p *Provider) authorizeError(w http.ResponseWriter, r *http.Request, ar fos
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, redirect.String(), http.StatusSeeOther)
 	return nil
+}
+
+// redirectRegistered: fosite may refuse a request (a request object, say)
+// before it checks the redirect_uri, so an invalid-redirect page must check
+// for itself that the address is the culprit.
+func redirectRegistered(ar fosite.AuthorizeRequester) bool {
+	_, err := fosite.MatchRedirectURIWithClientRedirectURIs(ar.GetRequestForm().Get("redirect_uri"), ar.GetClient())
+	return err == nil
 }
 
 // loadTx reads the tx parameter and its live transaction.
