@@ -2,6 +2,8 @@ package pgtest
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -80,14 +82,30 @@ func startCluster(bin string) (*cluster, error) {
 			return fail(err)
 		}
 	}
+	// TCP on loopback is open to every local user, so it takes a random
+	// password; the socket directory is private, so the socket trusts.
+	var pw [16]byte
+	rand.Read(pw[:])
+	password := hex.EncodeToString(pw[:])
+	pwfile := filepath.Join(dir, "pwfile")
+	if err := os.WriteFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
+		return fail(err)
+	}
+	if cred != nil {
+		if err := os.Chown(pwfile, uid, gid); err != nil {
+			return fail(err)
+		}
+	}
 	data := filepath.Join(dir, "data")
 	initdb := exec.Command(filepath.Join(bin, "initdb"), "-D", data, "-U", "postgres",
-		"-A", "trust", "-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
+		"--pwfile", pwfile, "--auth-host=scram-sha-256", "--auth-local=trust",
+		"-E", "UTF8", "--locale=C", "--no-sync", "--no-instructions")
 	initdb.SysProcAttr = &syscall.SysProcAttr{Credential: cred}
 	initdb.Dir = dir
 	if out, err := initdb.CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("initdb: %v: %s", err, out))
 	}
+	os.Remove(pwfile)
 
 	// A free port can be taken between our probe and the server's bind;
 	// try a few.
@@ -96,7 +114,7 @@ func startCluster(bin string) (*cluster, error) {
 		if err != nil {
 			return fail(err)
 		}
-		err = c.start(bin, data, port, cred)
+		err = c.start(bin, data, port, password, cred)
 		if err == nil {
 			return c, nil
 		}
@@ -131,7 +149,7 @@ func freePort() (int, error) {
 }
 
 // start runs postgres on port and waits until it accepts connections.
-func (c *cluster) start(bin, data string, port int, cred *syscall.Credential) error {
+func (c *cluster) start(bin, data string, port int, password string, cred *syscall.Credential) error {
 	logf, err := os.Create(filepath.Join(c.dir, "server.log"))
 	if err != nil {
 		return err
@@ -168,7 +186,7 @@ func (c *cluster) start(bin, data string, port int, cred *syscall.Credential) er
 	go func() { exited <- cmd.Wait() }()
 
 	c.cmd = cmd
-	c.dsn = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", port)
+	c.dsn = fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=disable", password, port)
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)

@@ -10,7 +10,8 @@
 //   - Otherwise the first call starts one throwaway cluster for the whole
 //     test process, from the server binaries under
 //     /usr/lib/postgresql/*/bin (or on PATH): initdb into a temporary
-//     directory, listening on 127.0.0.1 on a free port, fsync off. When
+//     directory, listening on 127.0.0.1 on a free port with a random
+//     password, fsync off. It starts in about a second. When
 //     running as root the server runs as the "postgres" user, since
 //     PostgreSQL refuses root. Main (or Run) stops it and removes the
 //     directory after the tests; the server also dies with the test

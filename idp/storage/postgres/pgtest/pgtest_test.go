@@ -51,8 +51,18 @@ func TestThrowawayClusterIsPrivate(t *testing.T) {
 	if srv.cluster == nil {
 		t.Fatal("no cluster started")
 	}
-	if !strings.HasPrefix(srv.cluster.dsn, "postgres://postgres@127.0.0.1:") {
+	if !strings.Contains(srv.cluster.dsn, "@127.0.0.1:") {
 		t.Errorf("cluster DSN %s, want a loopback TCP address", srv.cluster.dsn)
+	}
+	// Another local user on TCP without the password is refused.
+	cfg, err := pgx.ParseConfig(srv.cluster.dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Password = ""
+	if conn, err := pgx.ConnectConfig(t.Context(), cfg); err == nil {
+		conn.Close(t.Context())
+		t.Error("connected over TCP without the password")
 	}
 	fi, err := os.Stat(srv.cluster.dir)
 	if err != nil {
