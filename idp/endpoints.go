@@ -5,12 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/ory/fosite"
 
 	"github.com/latchkey/latchkey/idp/storage"
 )
+
+// grantTypes are the grants the token endpoint implements.
+var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
 
 // token is the token endpoint (RFC 6749 section 3.2).
 func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
@@ -60,6 +64,14 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 		if ar != nil {
 			p.audit(r, "token.code_reuse", ar.GetSession().GetSubject(), ar.GetClient().GetID(), nil)
+		}
+	}
+	// fosite answers a grant type that no handler takes with
+	// invalid_request; RFC 6749 section 5.2 calls it unsupported_grant_type.
+	// (fosite has parsed the form by then.)
+	if errors.Is(err, fosite.ErrInvalidRequest) {
+		if gt := r.PostForm.Get("grant_type"); gt != "" && !slices.Contains(grantTypes, gt) {
+			err = fosite.ErrUnsupportedGrantType
 		}
 	}
 	rfc := fosite.ErrorToRFC6749Error(err)
