@@ -44,7 +44,7 @@ type fixture struct {
 	partnerSecret string
 }
 
-func newFixture(t *testing.T, opts ...idptest.Option) *fixture {
+func newFixture(t testing.TB, opts ...idptest.Option) *fixture {
 	t.Helper()
 	env := idptest.New(t, opts...)
 	u := env.CreateUser(userEmail, userName, userPassword)
@@ -58,14 +58,14 @@ func newFixture(t *testing.T, opts ...idptest.Option) *fixture {
 // rp is a relying party built with coreos/go-oidc and x/oauth2, as an app
 // would use them.
 type rp struct {
-	t        *testing.T
+	t        testing.TB
 	issuer   string
 	provider *oidc.Provider
 	config   oauth2.Config
 	verifier *oidc.IDTokenVerifier
 }
 
-func newRP(t *testing.T, env *idptest.Env, clientID, secret, redirect string, scopes ...string) *rp {
+func newRP(t testing.TB, env *idptest.Env, clientID, secret, redirect string, scopes ...string) *rp {
 	t.Helper()
 	p, err := oidc.NewProvider(context.Background(), env.Issuer)
 	if err != nil {
@@ -154,7 +154,7 @@ func randomString() string { return strings.ToLower(rand.Text()) }
 
 // postForm posts a form, with basic auth when user is set, and decodes a
 // JSON answer into a map.
-func postForm(t *testing.T, u string, v url.Values, user, pass string) (int, http.Header, map[string]any) {
+func postForm(t testing.TB, u string, v url.Values, user, pass string) (int, http.Header, map[string]any) {
 	t.Helper()
 	req, err := http.NewRequest(http.MethodPost, u, strings.NewReader(v.Encode()))
 	if err != nil {
@@ -167,7 +167,7 @@ func postForm(t *testing.T, u string, v url.Values, user, pass string) (int, htt
 	return doJSON(t, req)
 }
 
-func doJSON(t *testing.T, req *http.Request) (int, http.Header, map[string]any) {
+func doJSON(t testing.TB, req *http.Request) (int, http.Header, map[string]any) {
 	t.Helper()
 	resp, err := noRedirects.Do(req)
 	if err != nil {
@@ -189,7 +189,7 @@ func doJSON(t *testing.T, req *http.Request) (int, http.Header, map[string]any) 
 
 // jwtParts decodes the header and payload of a JWT without verifying it
 // (the tests verify signatures with the RP libraries).
-func jwtParts(t *testing.T, tok string) (header, payload map[string]any) {
+func jwtParts(t testing.TB, tok string) (header, payload map[string]any) {
 	t.Helper()
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 {
@@ -213,7 +213,7 @@ func oauthTokenSource(t *tokens) oauth2.TokenSource { return oauth2.StaticTokenS
 
 // signIn runs the whole code flow for the web client with scopes and
 // returns its RP and verified tokens.
-func (f *fixture) signIn(t *testing.T, scopes ...string) (*rp, *tokens) {
+func (f *fixture) signIn(t testing.TB, scopes ...string) (*rp, *tokens) {
 	t.Helper()
 	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect, scopes...)
 	a := newAuthRequest()
@@ -221,14 +221,14 @@ func (f *fixture) signIn(t *testing.T, scopes ...string) (*rp, *tokens) {
 }
 
 // token posts to the token endpoint with client_secret_basic.
-func (f *fixture) token(t *testing.T, v url.Values) (int, map[string]any) {
+func (f *fixture) token(t testing.TB, v url.Values) (int, map[string]any) {
 	t.Helper()
 	status, _, body := postForm(t, f.env.URL("/token"), v, webClientID, f.webSecret)
 	return status, body
 }
 
 // introspect asks the introspection endpoint about tok as the web client.
-func (f *fixture) introspect(t *testing.T, tok string) map[string]any {
+func (f *fixture) introspect(t testing.TB, tok string) map[string]any {
 	t.Helper()
 	status, _, body := postForm(t, f.env.URL("/introspect"), url.Values{"token": {tok}}, webClientID, f.webSecret)
 	if status != http.StatusOK {
@@ -238,7 +238,7 @@ func (f *fixture) introspect(t *testing.T, tok string) map[string]any {
 }
 
 // refresh redeems a refresh token as the web client.
-func (f *fixture) refresh(t *testing.T, rt string) (int, map[string]any) {
+func (f *fixture) refresh(t testing.TB, rt string) (int, map[string]any) {
 	t.Helper()
 	return f.token(t, url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}})
 }
