@@ -6,6 +6,12 @@
 // edited: a change to the schema is a new file that says why it exists.
 // Both dialects always carry the same version numbers (a test checks it), so
 // "version 3" means the same schema on SQLite and PostgreSQL.
+//
+// Each file runs in one transaction with the row that records it, so a file
+// must not hold statements that refuse a transaction (PostgreSQL's CREATE
+// INDEX CONCURRENTLY, VACUUM), and a SQLite table rebuild cannot switch
+// foreign_keys off (the pragma is a no-op inside a transaction): use
+// PRAGMA defer_foreign_keys instead.
 package migrations
 
 import (

@@ -30,7 +30,7 @@ func (s *Store) RotateSigningKey(ctx context.Context, k storage.SigningKey, remo
 		// them looking active.
 		return fmt.Errorf("%s: zero CreatedAt", op)
 	}
-	return s.inTx(ctx, op, func(tx pgx.Tx) error {
+	return inTx(ctx, s.pool, op, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, `UPDATE signing_keys SET retired_at = $1, remove_after = $2
 			WHERE algorithm = $3 AND retired_at IS NULL`,
 			tm(k.CreatedAt), tm(removeOldAfter), k.Algorithm)

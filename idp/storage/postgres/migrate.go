@@ -54,7 +54,7 @@ func (s *Store) Migrate(ctx context.Context) (err error) {
 	}
 	for _, m := range all {
 		applied := false
-		err := pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+		err := inTx(ctx, conn, "migrate postgres", func(tx pgx.Tx) error {
 			var done bool
 			err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE version = $1)`,
 				m.Version).Scan(&done)
@@ -72,7 +72,7 @@ func (s *Store) Migrate(ctx context.Context) (err error) {
 			return mapErr("migrate postgres", err)
 		})
 		if err != nil {
-			return mapErr("migrate postgres", err)
+			return err
 		}
 		if applied {
 			s.logger.InfoContext(ctx, "migration applied", "backend", "postgres",

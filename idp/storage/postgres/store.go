@@ -103,9 +103,15 @@ func mapErr(op string, err error) error {
 	return fmt.Errorf("%s: %v", op, err)
 }
 
-// inTx runs fn in one transaction, committed if fn returns nil.
-func (s *Store) inTx(ctx context.Context, op string, fn func(pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
+// beginner is a *pgxpool.Pool or a *pgxpool.Conn.
+type beginner interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+}
+
+// inTx runs fn in one transaction on db, committed if fn returns nil. fn
+// returns errors already mapped.
+func inTx(ctx context.Context, db beginner, op string, fn func(pgx.Tx) error) error {
+	tx, err := db.Begin(ctx)
 	if err != nil {
 		return mapErr(op, err)
 	}
