@@ -14,7 +14,7 @@ import (
 	"github.com/latchkey/latchkey/idp/storage"
 )
 
-func (f *fixture) partner(t *testing.T, scopes ...string) *rp {
+func (f *fixture) partner(t testing.TB, scopes ...string) *rp {
 	t.Helper()
 	if _, err := f.env.Store.GetClient(context.Background(), thirdPartyID); err != nil {
 		secret := f.env.CreateClient(storage.Client{ID: thirdPartyID, Name: "Partner Analytics",

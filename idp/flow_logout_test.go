@@ -18,7 +18,7 @@ import (
 const msgSignedOut = "You have been signed out."
 
 // signedIn returns a browser signed in to the web client and its tokens.
-func (f *fixture) signedIn(t *testing.T) (*idptest.Browser, *rp, *tokens) {
+func (f *fixture) signedIn(t testing.TB) (*idptest.Browser, *rp, *tokens) {
 	t.Helper()
 	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
 	b := f.env.NewBrowser()
