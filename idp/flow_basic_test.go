@@ -14,14 +14,17 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 
 	"github.com/latchkey/latchkey/idp"
+	"github.com/latchkey/latchkey/idp/idptest"
 	"github.com/latchkey/latchkey/idp/storage"
 )
 
 // TestCodeFlowIDToken is the OpenID Basic OP happy path through go-oidc:
 // state and iss on the redirect, nonce in the id_token, every claim with
 // its exact value.
-func TestCodeFlowIDToken(t *testing.T) {
-	f := newFixture(t)
+func TestCodeFlowIDToken(t *testing.T) { onBackends(t, testCodeFlowIDToken) }
+
+func testCodeFlowIDToken(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
 	a := newAuthRequest()
 	before := f.env.Clock.Now().Truncate(time.Second)
@@ -108,8 +111,10 @@ func TestClaimsFollowScopes(t *testing.T) {
 	}
 }
 
-func TestUserinfo(t *testing.T) {
-	f := newFixture(t)
+func TestUserinfo(t *testing.T) { onBackends(t, testUserinfo) }
+
+func testUserinfo(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
 	a := newAuthRequest()
 	tok := r.exchange(a, f.env.NewBrowser().Login(r.url(a), userEmail, userPassword))

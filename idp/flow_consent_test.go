@@ -11,6 +11,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/latchkey/latchkey/idp/idptest"
 	"github.com/latchkey/latchkey/idp/storage"
 )
 
@@ -26,8 +27,10 @@ func (f *fixture) partner(t testing.TB, scopes ...string) *rp {
 
 // TestConsent: a third-party client asks once per scope set; the answer is
 // remembered; prompt=consent asks again; more scopes ask again.
-func TestConsent(t *testing.T) {
-	f := newFixture(t)
+func TestConsent(t *testing.T) { onBackends(t, testConsent) }
+
+func testConsent(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	r := f.partner(t, oidc.ScopeOpenID, "profile")
 	b := f.env.NewBrowser()
 

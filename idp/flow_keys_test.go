@@ -18,8 +18,10 @@ import (
 // TestKeyRotation: after Manager.Rotate new tokens carry the new kid, and
 // tokens signed before still verify through the JWKS, at the RP and at the
 // provider's own endpoints, on this node and on another.
-func TestKeyRotation(t *testing.T) {
-	f := newFixture(t)
+func TestKeyRotation(t *testing.T) { onBackends(t, testKeyRotation) }
+
+func testKeyRotation(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	node2 := idptest.New(t, idptest.WithStore(f.env.Store), idptest.WithSecretKey(f.env.Options.SecretKey),
 		idptest.WithProviderOptions(func(o *idp.Options) { o.Issuer = f.env.Issuer }))
 	ctx := context.Background()

@@ -51,8 +51,10 @@ func (f *fixture) loginPage(t *testing.T, b *idptest.Browser) *idptest.Response 
 
 // TestFailedSignInIsUniform: a wrong password and an unknown address get
 // the same status and the same message.
-func TestFailedSignInIsUniform(t *testing.T) {
-	f := newFixture(t)
+func TestFailedSignInIsUniform(t *testing.T) { onBackends(t, testFailedSignInIsUniform) }
+
+func testFailedSignInIsUniform(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	b := f.env.NewBrowser()
 	wrong := b.SubmitLogin(f.loginPage(t, b), userEmail, "not the password")
 	unknown := b.SubmitLogin(f.loginPage(t, b), "nobody@example.test", "not the password")
@@ -92,12 +94,14 @@ func TestDisabledUserCannotSignIn(t *testing.T) {
 // TestThrottling: after the free failures an account is locked out with
 // 429 and Retry-After, whether or not it exists, even for the right
 // password, until the back-off has passed.
-func TestThrottling(t *testing.T) {
+func TestThrottling(t *testing.T) { onBackends(t, testThrottling) }
+
+func testThrottling(t *testing.T, opts ...idptest.Option) {
 	slow := idptest.WithProviderOptions(func(o *idp.Options) {
 		o.Throttle = idp.Throttle{AccountFreeAttempts: 3, IPFreeAttempts: 100, BaseDelay: 30 * time.Second,
 			MaxDelay: 10 * time.Minute, ResetAfter: time.Hour}
 	})
-	f := newFixture(t, laggingClock(), slow)
+	f := newFixture(t, append(opts, laggingClock(), slow)...)
 	b := f.env.NewBrowser()
 	for _, email := range []string{userEmail, "ghost@example.test"} {
 		for i := range 3 {
@@ -269,8 +273,10 @@ func TestLoginTransactionIsSingleUse(t *testing.T) {
 
 // TestSessionCookie: the cookie carries only an opaque id, is HttpOnly and
 // SameSite=Lax, and is renewed at each sign-in (the old session ends).
-func TestSessionCookie(t *testing.T) {
-	f := newFixture(t, laggingClock())
+func TestSessionCookie(t *testing.T) { onBackends(t, testSessionCookie) }
+
+func testSessionCookie(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, append(opts, laggingClock())...)
 	b := f.env.NewBrowser()
 	form := f.loginPage(t, b).Form()
 	form.Fields.Set("email", userEmail)

@@ -46,8 +46,10 @@ func logoutURL(env *idptest.Env, v url.Values) string { return env.URL("/logout"
 // TestLogoutWithHint: RP-initiated logout with id_token_hint and a
 // registered post_logout_redirect_uri ends the session at once and returns
 // to the client with its state.
-func TestLogoutWithHint(t *testing.T) {
-	f := newFixture(t)
+func TestLogoutWithHint(t *testing.T) { onBackends(t, testLogoutWithHint) }
+
+func testLogoutWithHint(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	b, r, tok := f.signedIn(t)
 	resp := b.Get(logoutURL(f.env, url.Values{"id_token_hint": {tok.raw}, "post_logout_redirect_uri": {webPostLogout},
 		"state": {"bye-123"}}))
@@ -175,8 +177,10 @@ func TestLogoutWithoutCookie(t *testing.T) {
 // TestLogoutEndsSessionOnEveryNode: two providers on one store with one
 // master key and one issuer act as two nodes behind a load balancer; a
 // session from one is valid on the other until logout on either.
-func TestLogoutEndsSessionOnEveryNode(t *testing.T) {
-	f := newFixture(t)
+func TestLogoutEndsSessionOnEveryNode(t *testing.T) { onBackends(t, testLogoutEndsSessionOnEveryNode) }
+
+func testLogoutEndsSessionOnEveryNode(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	node2 := idptest.New(t, idptest.WithStore(f.env.Store), idptest.WithSecretKey(f.env.Options.SecretKey),
 		idptest.WithProviderOptions(func(o *idp.Options) { o.Issuer = f.env.Issuer }))
 	b, r, tok := f.signedIn(t) // on node 1

@@ -16,8 +16,10 @@ import (
 // forward without putting auth_time in fosite's future.
 func laggingClock() idptest.Option { return idptest.WithClock(idptest.NewClock(-time.Hour)) }
 
-func TestPromptNone(t *testing.T) {
-	f := newFixture(t)
+func TestPromptNone(t *testing.T) { onBackends(t, testPromptNone) }
+
+func testPromptNone(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
 	b := f.env.NewBrowser()
 
@@ -47,8 +49,10 @@ func TestPromptNone(t *testing.T) {
 
 // TestPromptLogin: prompt=login shows the login page although the browser
 // has a session, and the new id_token has a later auth_time.
-func TestPromptLogin(t *testing.T) {
-	f := newFixture(t, laggingClock())
+func TestPromptLogin(t *testing.T) { onBackends(t, testPromptLogin) }
+
+func testPromptLogin(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, append(opts, laggingClock())...)
 	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
 	b := f.env.NewBrowser()
 	a := newAuthRequest()
@@ -71,8 +75,10 @@ func TestPromptLogin(t *testing.T) {
 
 // TestMaxAge: a sign-in older than max_age forces a fresh one; a recent one
 // is reused.
-func TestMaxAge(t *testing.T) {
-	f := newFixture(t, laggingClock())
+func TestMaxAge(t *testing.T) { onBackends(t, testMaxAge) }
+
+func testMaxAge(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, append(opts, laggingClock())...)
 	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
 	b := f.env.NewBrowser()
 	a := newAuthRequest()

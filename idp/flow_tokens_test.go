@@ -12,13 +12,16 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/latchkey/latchkey/idp"
+	"github.com/latchkey/latchkey/idp/idptest"
 	"github.com/latchkey/latchkey/idp/storage"
 )
 
 // TestCodeReuse: a code is redeemed once; a second redemption is
 // invalid_grant and revokes what the first one issued (RFC 6749 4.1.2).
-func TestCodeReuse(t *testing.T) {
-	f := newFixture(t)
+func TestCodeReuse(t *testing.T) { onBackends(t, testCodeReuse) }
+
+func testCodeReuse(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
 	a := newAuthRequest()
 	redirect := f.env.NewBrowser().Login(r.url(a), userEmail, userPassword)
@@ -48,8 +51,10 @@ func TestCodeReuse(t *testing.T) {
 
 // TestRefreshRotation: each refresh returns a new refresh token, the old
 // one stops working, and reusing a rotated one revokes the whole family.
-func TestRefreshRotation(t *testing.T) {
-	f := newFixture(t)
+func TestRefreshRotation(t *testing.T) { onBackends(t, testRefreshRotation) }
+
+func testRefreshRotation(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	_, tok := f.signIn(t, oidc.ScopeOpenID, "email", oidc.ScopeOfflineAccess)
 	rt0 := tok.oauth.RefreshToken
 
@@ -172,8 +177,10 @@ func assertOAuthError(t *testing.T, err error, code string) {
 
 // TestClientCredentials: an RFC 9068 JWT access token for the client
 // itself, verifiable with the JWKS.
-func TestClientCredentials(t *testing.T) {
-	f := newFixture(t)
+func TestClientCredentials(t *testing.T) { onBackends(t, testClientCredentials) }
+
+func testClientCredentials(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	secret := f.env.CreateClient(storage.Client{ID: "batch", GrantTypes: []string{"client_credentials"},
 		Scopes: []string{"reports:read", "reports:write"}})
 	status, _, body := postForm(t, f.env.URL("/token"), url.Values{"grant_type": {"client_credentials"},
@@ -228,8 +235,10 @@ func TestClientCredentials(t *testing.T) {
 	}
 }
 
-func TestIntrospection(t *testing.T) {
-	f := newFixture(t)
+func TestIntrospection(t *testing.T) { onBackends(t, testIntrospection) }
+
+func testIntrospection(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	_, tok := f.signIn(t, oidc.ScopeOpenID, "email", oidc.ScopeOfflineAccess)
 	got := f.introspect(t, tok.oauth.AccessToken)
 	want := map[string]any{
@@ -265,8 +274,10 @@ func TestIntrospection(t *testing.T) {
 
 // TestRevocation: revoking a refresh token (RFC 7009) ends the grant: the
 // refresh fails and its access token goes inactive.
-func TestRevocation(t *testing.T) {
-	f := newFixture(t)
+func TestRevocation(t *testing.T) { onBackends(t, testRevocation) }
+
+func testRevocation(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	_, tok := f.signIn(t, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
 	status, _, body := postForm(t, f.env.URL("/revoke"), url.Values{"token": {tok.oauth.RefreshToken},
 		"token_type_hint": {"refresh_token"}}, webClientID, f.webSecret)

@@ -124,8 +124,10 @@ func (app *zitadelApp) signIn(b *idptest.Browser) *zitadelResult {
 	return app.last
 }
 
-func TestZitadelCodeFlow(t *testing.T) {
-	f := newFixture(t)
+func TestZitadelCodeFlow(t *testing.T) { onBackends(t, testZitadelCodeFlow) }
+
+func testZitadelCodeFlow(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
 	app := newZitadelApp(t, f.env, zoidc.ScopeOpenID, zoidc.ScopeProfile, zoidc.ScopeEmail, zoidc.ScopeOfflineAccess)
 	res := app.signIn(f.env.NewBrowser())
 
