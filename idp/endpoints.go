@@ -26,9 +26,11 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	grant := strings.Join(ar.GetGrantTypes(), " ")
+	// fosite has loaded the client already; reading it again would cost a
+	// store round trip per token request.
 	alg := ""
-	if c, err := p.store.GetClient(ctx, ar.GetClient().GetID()); err == nil {
-		alg = c.IDTokenSigningAlg
+	if c, ok := ar.GetClient().(*client); ok {
+		alg = c.c.IDTokenSigningAlg
 	}
 	if ar.GetGrantTypes().ExactOne("client_credentials") {
 		// fosite checked the scopes against the client; granting is ours.
