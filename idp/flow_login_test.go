@@ -312,3 +312,49 @@ func testSessionCookie(t *testing.T, opts ...idptest.Option) {
 		t.Errorf("the new session: %v", err)
 	}
 }
+
+// TestSessionLifetime: a session ends after SessionIdle without use and
+// after Session in any case; use within the idle time keeps it.
+func TestSessionLifetime(t *testing.T) { onBackends(t, testSessionLifetime) }
+
+func testSessionLifetime(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, append(opts, laggingClock())...)
+	life := idptest.DefaultLifetimes() // Session 12h, SessionIdle 1h
+	b, r, _ := f.signedIn(t)
+	// Used every 50 minutes it stays, past the idle time since sign-in ...
+	for elapsed := time.Duration(0); elapsed+50*time.Minute < life.Session; elapsed += 50 * time.Minute {
+		f.env.Clock.Advance(50 * time.Minute)
+		if !hasSession(t, b, r) {
+			t.Fatalf("session ended after %v of regular use", elapsed+50*time.Minute)
+		}
+	}
+	// ... but not past its absolute lifetime.
+	f.env.Clock.Advance(50 * time.Minute)
+	if hasSession(t, b, r) {
+		t.Error("session outlived its absolute lifetime")
+	}
+
+	// Unused for longer than the idle time it ends.
+	f.env.Clock.Advance(-12 * time.Hour)
+	b, r, _ = f.signedIn(t)
+	f.env.Clock.Advance(life.SessionIdle + time.Minute)
+	if hasSession(t, b, r) {
+		t.Error("session survived the idle timeout")
+	}
+}
+
+// TestLoginTransactionExpires: a login page left open longer than the
+// login lifetime cannot be submitted.
+func TestLoginTransactionExpires(t *testing.T) {
+	f := newFixture(t, laggingClock())
+	b := f.env.NewBrowser()
+	page := f.loginPage(t, b)
+	f.env.Clock.Advance(idptest.DefaultLifetimes().Login + time.Second)
+	r := b.SubmitLogin(page, userEmail, userPassword)
+	if r.Status != http.StatusBadRequest || !strings.Contains(r.Body, msgExpired) {
+		t.Errorf("late submission: %d, want 400 login_expired", r.Status)
+	}
+	if b.Cookie("latchkey_session") != "" {
+		t.Error("an expired transaction signed the browser in")
+	}
+}
