@@ -264,8 +264,16 @@ func (s *fositeStore) GetPKCERequestSession(ctx context.Context, signature strin
 	return s.get(ctx, storage.KindPKCE, signature, session, nil)
 }
 
+// DeletePKCERequestSession runs for every concurrent redemption of one code
+// before the code itself is invalidated; the losers would find the record
+// gone and fosite would answer them with server_error. The code's single
+// use (InvalidateAuthorizeCodeSession) is what decides the winner, so a
+// missing record is not an error here.
 func (s *fositeStore) DeletePKCERequestSession(ctx context.Context, signature string) error {
-	return s.delete(ctx, storage.KindPKCE, signature)
+	if err := s.delete(ctx, storage.KindPKCE, signature); err != nil && !errors.Is(err, fosite.ErrNotFound) {
+		return err
+	}
+	return nil
 }
 
 // OpenID Connect request sessions (nonce, auth_time for the id_token).
