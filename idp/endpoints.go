@@ -61,8 +61,10 @@ func (p *Provider) token(w http.ResponseWriter, r *http.Request) {
 func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.AccessRequester, err error) {
 	ctx := r.Context()
 	// The loser of two concurrent redemptions of one code is a reuse, not
-	// a server fault.
-	if errors.Is(err, errCodeRace) {
+	// a server fault: either its invalidation lost (errCodeRace), or fosite
+	// re-read the code after the winner had invalidated it and wrapped
+	// that in server_error.
+	if errors.Is(err, errCodeRace) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
 		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
 		if ar != nil {
 			p.audit(r, "token.code_reuse", ar.GetSession().GetSubject(), ar.GetClient().GetID(), nil)
