@@ -309,3 +309,45 @@ func TestRevokeOtherClientsToken(t *testing.T) {
 		t.Errorf("refresh after another client's revocation attempt: %d %v, want 200", status, body)
 	}
 }
+
+// TestConcurrentRedemption: of 20 simultaneous redemptions of one code, or
+// of one refresh token, exactly one succeeds and none is a server error.
+func TestConcurrentRedemption(t *testing.T) { onBackends(t, testConcurrentRedemption) }
+
+func testConcurrentRedemption(t *testing.T, opts ...idptest.Option) {
+	f := newFixture(t, opts...)
+	race := func(form url.Values) (ok int, statuses map[int]int) {
+		statuses = map[int]int{}
+		results := make(chan int, 20)
+		start := make(chan struct{})
+		for range 20 {
+			go func() {
+				<-start
+				status, _, body := postForm(t, f.env.URL("/token"), form, webClientID, f.webSecret)
+				if status >= 500 {
+					t.Errorf("concurrent redemption: %d %v", status, body)
+				}
+				results <- status
+			}()
+		}
+		close(start)
+		for range 20 {
+			s := <-results
+			statuses[s]++
+		}
+		return statuses[http.StatusOK], statuses
+	}
+
+	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
+	a := newAuthRequest()
+	redirect := f.env.NewBrowser().Login(r.url(a), userEmail, userPassword)
+	if ok, statuses := race(url.Values{"grant_type": {"authorization_code"}, "code": {redirect.Query().Get("code")},
+		"redirect_uri": {webRedirect}, "code_verifier": {a.verifier}}); ok != 1 || statuses[http.StatusBadRequest] != 19 {
+		t.Errorf("one code redeemed 20 times at once: %v, want one 200 and 19 400", statuses)
+	}
+
+	_, tok := f.signIn(t, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
+	if ok, statuses := race(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.oauth.RefreshToken}}); ok != 1 || statuses[http.StatusBadRequest] != 19 {
+		t.Errorf("one refresh token redeemed 20 times at once: %v, want one 200 and 19 400", statuses)
+	}
+}
