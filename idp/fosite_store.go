@@ -2,6 +2,8 @@ package idp
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -278,14 +280,23 @@ func (s *fositeStore) DeletePKCERequestSession(ctx context.Context, signature st
 
 // OpenID Connect request sessions (nonce, auth_time for the id_token).
 
+// fosite hands these methods the authorization code itself, not its
+// signature; the store keys them by a hash so that no usable code is ever
+// written to the database.
+
 func (s *fositeStore) CreateOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) error {
-	return s.create(ctx, storage.KindOIDC, code, r, fosite.AuthorizeCode)
+	return s.create(ctx, storage.KindOIDC, codeKey(code), r, fosite.AuthorizeCode)
 }
 
 func (s *fositeStore) GetOpenIDConnectSession(ctx context.Context, code string, r fosite.Requester) (fosite.Requester, error) {
-	return s.get(ctx, storage.KindOIDC, code, r.GetSession(), nil)
+	return s.get(ctx, storage.KindOIDC, codeKey(code), r.GetSession(), nil)
 }
 
 func (s *fositeStore) DeleteOpenIDConnectSession(ctx context.Context, code string) error {
-	return s.delete(ctx, storage.KindOIDC, code)
+	return s.delete(ctx, storage.KindOIDC, codeKey(code))
+}
+
+func codeKey(code string) string {
+	sum := sha256.Sum256([]byte(code))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
