@@ -2,6 +2,7 @@ package idp_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"reflect"
@@ -350,4 +351,20 @@ func testConcurrentRedemption(t *testing.T, opts ...idptest.Option) {
 	if ok, statuses := race(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.oauth.RefreshToken}}); ok != 1 || statuses[http.StatusBadRequest] != 19 {
 		t.Errorf("one refresh token redeemed 20 times at once: %v, want one 200 and 19 400", statuses)
 	}
+}
+
+// TestCodeNotStored: the store holds no record under the authorization
+// code itself (only under signatures and hashes of it).
+func TestCodeNotStored(t *testing.T) {
+	f := newFixture(t)
+	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
+	a := newAuthRequest()
+	redirect := f.env.NewBrowser().Login(r.url(a), userEmail, userPassword)
+	code := redirect.Query().Get("code")
+	for _, kind := range []storage.TokenKind{storage.KindAuthorizeCode, storage.KindOIDC, storage.KindPKCE} {
+		if _, err := f.env.Store.GetToken(context.Background(), kind, code); !errors.Is(err, storage.ErrNotFound) {
+			t.Errorf("%s record keyed by the raw code: %v", kind, err)
+		}
+	}
+	r.exchange(a, redirect) // and the code still works
 }
