@@ -251,3 +251,44 @@ func TestHostileRequests(t *testing.T) {
 		}
 	}
 }
+
+// TestCORS: browser-based clients may call the protocol endpoints from any
+// origin, without credentials; the hosted pages are not shared.
+func TestCORS(t *testing.T) {
+	f := newFixture(t)
+	req, _ := http.NewRequest(http.MethodOptions, f.env.URL("/token"), nil)
+	req.Header.Set("Origin", "https://spa.example.test")
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	resp, err := noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusNoContent || resp.Header.Get("Access-Control-Allow-Origin") != "*" ||
+		resp.Header.Get("Access-Control-Allow-Credentials") != "" {
+		t.Errorf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	for _, path := range []string{"POST /token", "GET /userinfo", "GET /jwks.json", "GET /.well-known/openid-configuration"} {
+		method, path, _ := strings.Cut(path, " ")
+		req, _ := http.NewRequest(method, f.env.URL(path), nil)
+		req.Header.Set("Origin", "https://spa.example.test")
+		resp, err := noRedirects.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("Access-Control-Allow-Origin") != "*" {
+			t.Errorf("%s: no CORS header", path)
+		}
+	}
+	req, _ = http.NewRequest(http.MethodGet, f.env.URL("/login?tx=x"), nil)
+	req.Header.Set("Origin", "https://spa.example.test")
+	resp, err = noRedirects.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Error("the login page is shared cross-origin")
+	}
+}

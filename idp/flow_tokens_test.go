@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,41 +139,51 @@ func TestPKCE(t *testing.T) {
 		}
 	})
 	t.Run("public client with PKCE", func(t *testing.T) {
+		spa := newRP(t, f.env, publicClientID, "", spaRedirect, oidc.ScopeOpenID, oidc.ScopeOfflineAccess)
 		a := newAuthRequest()
 		tok := spa.exchange(a, f.env.NewBrowser().Login(spa.url(a), userEmail, userPassword))
 		if tok.claims["sub"] != f.user.ID {
 			t.Errorf("sub = %v", tok.claims["sub"])
+		}
+		// It refreshes without a secret, and rotation applies to it too.
+		refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.oauth.RefreshToken}, "client_id": {publicClientID}}
+		if status, _, body := postForm(t, f.env.URL("/token"), refresh, "", ""); status != http.StatusOK || body["refresh_token"] == tok.oauth.RefreshToken {
+			t.Errorf("public refresh: %d %v", status, body)
+		}
+		if status, _, _ := postForm(t, f.env.URL("/token"), refresh, "", ""); status != http.StatusBadRequest {
+			t.Errorf("public refresh with the rotated token: %d, want 400", status)
 		}
 	})
 	t.Run("wrong verifier", func(t *testing.T) {
 		a := newAuthRequest()
 		redirect := f.env.NewBrowser().Login(spa.url(a), userEmail, userPassword)
 		_, err := spa.config.Exchange(context.Background(), redirect.Query().Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier()))
-		assertOAuthError(t, err, "invalid_grant")
+		assertOAuthError(t, err, "invalid_grant", "did not match the code verifier")
 	})
 	t.Run("missing verifier", func(t *testing.T) {
 		a := newAuthRequest()
 		redirect := f.env.NewBrowser().Login(spa.url(a), userEmail, userPassword)
 		_, err := spa.config.Exchange(context.Background(), redirect.Query().Get("code"))
-		assertOAuthError(t, err, "invalid_grant")
+		assertOAuthError(t, err, "invalid_grant", "at least 43 characters")
 	})
 	t.Run("confidential client with PKCE and wrong verifier", func(t *testing.T) {
 		r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
 		a := newAuthRequest()
 		redirect := f.env.NewBrowser().Login(r.url(a), userEmail, userPassword)
 		_, err := r.config.Exchange(context.Background(), redirect.Query().Get("code"), oauth2.VerifierOption(oauth2.GenerateVerifier()))
-		assertOAuthError(t, err, "invalid_grant")
+		assertOAuthError(t, err, "invalid_grant", "did not match the code verifier")
 	})
 }
 
-func assertOAuthError(t *testing.T, err error, code string) {
+// assertOAuthError checks the error code and that the description says why.
+func assertOAuthError(t *testing.T, err error, code, why string) {
 	t.Helper()
 	re, ok := err.(*oauth2.RetrieveError)
 	if !ok {
 		t.Fatalf("err = %v (%T), want an OAuth error %s", err, err, code)
 	}
-	if re.ErrorCode != code {
-		t.Fatalf("error = %q (%s), want %q", re.ErrorCode, re.Body, code)
+	if re.ErrorCode != code || !strings.Contains(re.ErrorDescription, why) {
+		t.Fatalf("error = %q %q, want %q saying %q", re.ErrorCode, re.ErrorDescription, code, why)
 	}
 }
 
@@ -213,6 +224,11 @@ func testClientCredentials(t *testing.T, opts ...idptest.Option) {
 	status, _, intro := postForm(t, f.env.URL("/introspect"), url.Values{"token": {at}}, "batch", secret)
 	if status != http.StatusOK || intro["active"] != true || intro["client_id"] != "batch" || num(intro["exp"]) != num(c["exp"]) {
 		t.Errorf("introspection of the client's token: %d %v", status, intro)
+	}
+
+	// A token without openid is no key to userinfo.
+	if status, _, body := getUserinfo(t, f.env.URL("/userinfo"), at); status != http.StatusForbidden || body["error"] != "insufficient_scope" {
+		t.Errorf("userinfo with a client token: %d %v, want 403 insufficient_scope", status, body)
 	}
 
 	// A scope the client does not have, a wrong secret, a grant it may not use.

@@ -74,9 +74,16 @@ func newRP(t testing.TB, env *idptest.Env, clientID, secret, redirect string, sc
 	if len(scopes) == 0 {
 		scopes = []string{oidc.ScopeOpenID, "profile", "email"}
 	}
+	// Say how the client authenticates: x/oauth2's auto-detection retries a
+	// failed request in the other style, which would hide the first answer.
+	ep := p.Endpoint()
+	ep.AuthStyle = oauth2.AuthStyleInHeader
+	if secret == "" {
+		ep.AuthStyle = oauth2.AuthStyleInParams
+	}
 	return &rp{
 		t: t, issuer: env.Issuer, provider: p,
-		config: oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: p.Endpoint(),
+		config: oauth2.Config{ClientID: clientID, ClientSecret: secret, Endpoint: ep,
 			RedirectURL: redirect, Scopes: scopes},
 		verifier: p.Verifier(&oidc.Config{ClientID: clientID, SupportedSigningAlgs: []string{"ES256", "RS256"}}),
 	}

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
@@ -28,6 +29,7 @@ import (
 	"github.com/latchkey/latchkey/idp/secretbox"
 	"github.com/latchkey/latchkey/idp/storage"
 	"github.com/latchkey/latchkey/idp/storage/sqlite"
+	"github.com/latchkey/latchkey/idp/web"
 )
 
 // CheapParams are the cheapest Argon2id parameters password.NewHasher
@@ -77,13 +79,14 @@ type Env struct {
 }
 
 type config struct {
-	store       storage.Store
-	clock       *Clock
-	params      password.Params
-	provider    []func(*idp.Options)
-	keyOpts     []func(*keys.Options)
-	secretKey   []byte
-	keepStoreUp bool
+	store      storage.Store
+	clock      *Clock
+	params     password.Params
+	provider   []func(*idp.Options)
+	keyOpts    []func(*keys.Options)
+	secretKey  []byte
+	routes     []idp.Route
+	middleware []func(http.Handler) http.Handler
 }
 
 // Option changes how New builds the Env.
@@ -92,7 +95,7 @@ type Option func(*config)
 // WithStore runs the provider on s (for example PostgreSQL from pgtest)
 // instead of a fresh SQLite file. New migrates it if it has a Migrate
 // method; closing it stays with the caller.
-func WithStore(s storage.Store) Option { return func(c *config) { c.store = s; c.keepStoreUp = true } }
+func WithStore(s storage.Store) Option { return func(c *config) { c.store = s } }
 
 // WithClock injects the clock of the provider and the key manager.
 func WithClock(clk *Clock) Option { return func(c *config) { c.clock = clk } }
@@ -114,6 +117,18 @@ func WithKeyOptions(f func(*keys.Options)) Option {
 // WithSecretKey sets the master key (default: 32 random bytes). Two Envs
 // with the same key and store behave as two nodes of one deployment.
 func WithSecretKey(k []byte) Option { return func(c *config) { c.secretKey = k } }
+
+// WithRoutes mounts extra routes on the provider's handler (the binary's
+// /demo app or /metrics).
+func WithRoutes(routes ...idp.Route) Option {
+	return func(c *config) { c.routes = append(c.routes, routes...) }
+}
+
+// WithMiddleware wraps the handler as the binary does (request ids,
+// security headers, body limits), for tests that look at whole responses.
+func WithMiddleware(mws ...func(http.Handler) http.Handler) Option {
+	return func(c *config) { c.middleware = append(c.middleware, mws...) }
+}
 
 type migrator interface {
 	Migrate(ctx context.Context) error
@@ -191,7 +206,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	if err != nil {
 		t.Fatalf("idp.New: %v", err)
 	}
-	srv.Config.Handler = p.Handler()
+	srv.Config.Handler = web.Chain(p.Handler(c.routes...), c.middleware...)
 	srv.Start()
 	base := strings.TrimSuffix(srv.URL, "/")
 	if u, err := url.Parse(o.Issuer); err == nil {
