@@ -13,6 +13,9 @@ import (
 	"github.com/latchkey/latchkey/idp/storage"
 )
 
+// codeUsedHint is fosite's hint for a reused authorization code.
+const codeUsedHint = "The authorization code has already been used."
+
 // grantTypes are the grants the token endpoint implements.
 var grantTypes = []string{"authorization_code", "refresh_token", "client_credentials"}
 
@@ -65,10 +68,7 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 	// re-read the code after the winner had invalidated it and wrapped
 	// that in server_error.
 	if errors.Is(err, errCodeRace) || errors.Is(err, fosite.ErrInvalidatedAuthorizeCode) {
-		err = fosite.ErrInvalidGrant.WithHint("The authorization code has already been used.")
-		if ar != nil {
-			p.audit(r, "token.code_reuse", ar.GetSession().GetSubject(), ar.GetClient().GetID(), nil)
-		}
+		err = fosite.ErrInvalidGrant.WithHint(codeUsedHint)
 	}
 	// fosite answers a grant type that no handler takes with
 	// invalid_request; RFC 6749 section 5.2 calls it unsupported_grant_type.
@@ -83,8 +83,21 @@ func (p *Provider) tokenError(w http.ResponseWriter, r *http.Request, ar fosite.
 		p.log.ErrorContext(ctx, "token request failed", "err", err)
 	} else {
 		p.log.InfoContext(ctx, "token request refused", "error", rfc.ErrorField, "hint", rfc.HintField)
-		if errors.Is(err, fosite.ErrInactiveToken) || strings.Contains(rfc.DebugField, "re-use") {
-			p.audit(r, "token.refresh_reuse", "", "", nil)
+		subject, clientID := "", ""
+		if ar != nil && ar.GetClient() != nil {
+			clientID = ar.GetClient().GetID()
+			if ar.GetSession() != nil {
+				subject = ar.GetSession().GetSubject()
+			}
+		}
+		// A reused code or refresh token may be a stolen one: fosite has
+		// revoked the grant, the audit log must show it. fosite reports a
+		// sequential code reuse only by this hint.
+		switch {
+		case strings.HasPrefix(rfc.HintField, codeUsedHint):
+			p.audit(r, "token.code_reuse", subject, clientID, nil)
+		case errors.Is(err, fosite.ErrInactiveToken) || strings.Contains(rfc.DebugField, "re-use"):
+			p.audit(r, "token.refresh_reuse", subject, clientID, nil)
 		}
 	}
 	p.metrics.tokenErrors.WithLabelValues(rfc.ErrorField).Inc()
