@@ -49,6 +49,22 @@ func testCodeReuse(t *testing.T, opts ...idptest.Option) {
 	if status, _, _ := getUserinfo(t, f.env.URL("/userinfo"), tok.oauth.AccessToken); status != http.StatusUnauthorized {
 		t.Errorf("userinfo with a revoked token: %d, want 401", status)
 	}
+	assertAudited(t, f, "token.code_reuse")
+}
+
+// assertAudited checks that events of typ were logged, all for the web
+// client and its user.
+func assertAudited(t *testing.T, f *fixture, typ string) {
+	t.Helper()
+	evs, err := f.env.Store.ListAudit(context.Background(), storage.AuditFilter{Type: typ})
+	if err != nil || len(evs) == 0 {
+		t.Fatalf("no audit event %s: %v", typ, err)
+	}
+	for _, e := range evs {
+		if e.ClientID != webClientID || (e.UserID != "" && e.UserID != f.user.ID) {
+			t.Errorf("audit event %s: %+v, want client %s", typ, e, webClientID)
+		}
+	}
 }
 
 // TestRefreshRotation: each refresh returns a new refresh token, the old
@@ -98,6 +114,7 @@ func testRefreshRotation(t *testing.T, opts ...idptest.Option) {
 	if got := f.introspect(t, at1)["active"]; got != false {
 		t.Errorf("earlier access token after reuse: active = %v", got)
 	}
+	assertAudited(t, f, "token.refresh_reuse")
 }
 
 // TestRefreshIsBoundToClient: another client cannot redeem the web
