@@ -143,7 +143,7 @@ func (p *Provider) dispatch(w http.ResponseWriter, r *http.Request, tx storage.L
 	}
 	scopes := grantableScopes(ar)
 	if !c.FirstParty {
-		need, err := p.needsConsent(ctx, user.ID, c.ID, scopes, tx, prompts)
+		need, err := p.needsConsent(ctx, sess, c.ID, scopes, tx, prompts)
 		if err != nil {
 			return err
 		}
@@ -230,10 +230,11 @@ func isOnlyExpired(err error) bool {
 	return errors.As(err, &ve) && ve.Errors == jwt.ValidationErrorExpired
 }
 
-func (p *Provider) needsConsent(ctx context.Context, userID, clientID string, scopes []string, tx storage.LoginTx, prompts []string) (bool, error) {
-	if !tx.ConsentedAt.IsZero() {
+func (p *Provider) needsConsent(ctx context.Context, sess *storage.Session, clientID string, scopes []string, tx storage.LoginTx, prompts []string) (bool, error) {
+	if !tx.ConsentedAt.IsZero() && tx.SessionID == sess.ID {
 		return false, nil
 	}
+	userID := sess.UserID
 	if slices.Contains(prompts, "consent") {
 		return true, nil
 	}

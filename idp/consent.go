@@ -23,7 +23,8 @@ type consentPage struct {
 }
 
 // consentTx loads the transaction of a consent step and checks that the
-// browser is the one that signed in for it.
+// browser has a session, and that it is the session the transaction was
+// signed in with when the sign-in happened in this transaction.
 func (p *Provider) consentTx(r *http.Request) (storage.LoginTx, *storage.Session, fosite.AuthorizeRequester, storage.Client, error) {
 	tx, err := p.loadTx(r)
 	if err != nil {
@@ -35,6 +36,9 @@ func (p *Provider) consentTx(r *http.Request) (storage.LoginTx, *storage.Session
 	}
 	if sess == nil {
 		return tx, nil, nil, storage.Client{}, web.Errorf(http.StatusBadRequest, "error.login_expired", "consent without a session")
+	}
+	if tx.SessionID != "" && tx.SessionID != sess.ID {
+		return tx, nil, nil, storage.Client{}, web.Errorf(http.StatusBadRequest, "error.login_expired", "consent from another session than the transaction's")
 	}
 	ar, err := p.reparse(r.Context(), tx)
 	if err != nil {
@@ -92,7 +96,9 @@ func (p *Provider) consent(w http.ResponseWriter, r *http.Request) error {
 	if err := p.store.SaveConsent(r.Context(), storage.Consent{UserID: sess.UserID, ClientID: c.ID, Scopes: scopes, GrantedAt: now}); err != nil {
 		return fmt.Errorf("save consent: %w", err)
 	}
-	tx.ConsentedAt = now
+	// The consent belongs to this session: if another user signs in in
+	// this browser before the transaction resumes, it does not carry over.
+	tx.ConsentedAt, tx.SessionID = now, sess.ID
 	if err := p.store.UpdateLoginTx(r.Context(), tx); err != nil {
 		return web.NewError(http.StatusBadRequest, "error.login_expired", err)
 	}

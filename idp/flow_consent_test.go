@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
@@ -149,5 +150,35 @@ func TestFirstPartySkipsConsent(t *testing.T) {
 	r.exchange(a, b.Authorize(r.url(a, oauth2.SetAuthURLParam("prompt", "consent"))))
 	if cs, err := f.env.Store.ListConsents(context.Background(), f.user.ID); err != nil || len(cs) != 0 {
 		t.Errorf("consents of a first-party-only user: %v %v", cs, err)
+	}
+}
+
+// TestConsentBelongsToItsSession: when another user signs in in the same
+// browser while a consent page is open, that page can no longer be answered:
+// the second user must not grant (or receive) the first user's authorization.
+func TestConsentBelongsToItsSession(t *testing.T) {
+	f := newFixture(t)
+	f.env.CreateUser("mallory@example.com", "Mallory", "mallory-password-1")
+	r := f.partner(t)
+	b := f.env.NewBrowser()
+	first := b.SubmitLogin(b.Open(r.url(newAuthRequest())), userEmail, userPassword)
+	if first.Path() != "/consent" {
+		t.Fatalf("after sign-in: %s, want the consent page", first.URL)
+	}
+	f.env.Clock.Advance(2 * time.Second) // prompt=login compares whole seconds
+	second := b.SubmitLogin(b.Open(r.url(newAuthRequest(), oauth2.SetAuthURLParam("prompt", "login"))),
+		"mallory@example.com", "mallory-password-1")
+	if second.Path() != "/consent" {
+		t.Fatalf("second sign-in: %s, want the consent page", second.URL)
+	}
+	if resp := b.SubmitConsent(first, "allow"); resp.Status != http.StatusBadRequest {
+		t.Errorf("consent for the first user's transaction from the second user's session: %d %s, want 400",
+			resp.Status, resp.Header.Get("Location"))
+	}
+	if _, err := f.env.Store.GetConsent(context.Background(), f.user.ID, thirdPartyID); err == nil {
+		t.Error("a consent was stored for the first user by the second user's session")
+	}
+	if resp := b.SubmitConsent(second, "allow"); resp.Location().Query().Get("code") == "" {
+		t.Errorf("the second user's own consent: %d %s", resp.Status, resp.Header.Get("Location"))
 	}
 }

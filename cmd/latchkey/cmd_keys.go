@@ -51,9 +51,8 @@ func runKeys(ctx context.Context, cfg config.Config, log *slog.Logger, sub strin
 	}
 	switch sub {
 	case "rotate":
-		if err := km.EnsureKeys(ctx); err != nil {
-			return err
-		}
+		// No EnsureKeys first: rotating is also how an operator replaces
+		// keys sealed under a lost master key.
 		ks, err := km.Rotate(ctx)
 		if err != nil {
 			return err

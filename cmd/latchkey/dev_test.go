@@ -158,6 +158,26 @@ func TestServeRefusesMissingSecretKey(t *testing.T) {
 	}
 }
 
+// TestServeRefusesForeignMasterKey: a node whose master key cannot open the
+// stored signing keys refuses to start (rather than answer every token
+// request with an error); `keys rotate` under the new key is the way out.
+func TestServeRefusesForeignMasterKey(t *testing.T) {
+	env := testEnv(t)
+	env["LATCHKEY_SECRETS_KEY"] = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	if out, _, err := runCmd(t, env, "", "keys", "rotate"); err != nil {
+		t.Fatalf("keys rotate: %v\n%s", err, out)
+	}
+	env["LATCHKEY_SECRETS_KEY"] = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{2}, 32))
+	_, _, err := runCmd(t, env, "", "serve")
+	if err == nil || !strings.Contains(err.Error(), "master key") {
+		t.Fatalf("serve under another master key: err = %v, want a master key error", err)
+	}
+	if out, _, err := runCmd(t, env, "", "keys", "rotate"); err != nil || strings.Count(out, "is now signing") != 2 {
+		t.Fatalf("keys rotate under the new master key: %v\n%s", err, out)
+	}
+	startServer(t, env, "serve")
+}
+
 // TestServeAndKeys runs serve on SQLite, rotates keys with the CLI and
 // checks that the running node publishes both generations.
 func TestServeAndKeys(t *testing.T) {

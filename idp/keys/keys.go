@@ -26,6 +26,7 @@ import (
 	"log/slog"
 	"math/big"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -159,9 +160,20 @@ func (m *Manager) Generate(alg string) (storage.SigningKey, error) {
 	}, nil
 }
 
+// ErrKeysUnreadable: the store holds active signing keys this node cannot
+// open, almost always because its master key differs from the one that
+// sealed them.
+var ErrKeysUnreadable = errors.New("active signing keys cannot be opened with this master key")
+
 // EnsureKeys creates an active key for every supported algorithm that has
 // none, then loads the set. Two nodes starting together may both create one;
 // every node then signs with the newest, and both stay verifiable.
+//
+// Active keys that exist but cannot be opened are an error, not a reason to
+// make new ones: a node started with the wrong master key must fail at
+// start-up rather than sign with keys the rest of the cluster cannot use, or
+// answer every token request with a server error. `latchkey keys rotate`
+// under the new master key is the deliberate way out.
 func (m *Manager) EnsureKeys(ctx context.Context) error {
 	stored, err := m.store.ListSigningKeys(ctx)
 	if err != nil {
@@ -186,7 +198,23 @@ func (m *Manager) EnsureKeys(ctx context.Context) error {
 		}
 		m.opts.Logger.InfoContext(ctx, "signing key created", "kid", k.ID, "alg", alg)
 	}
-	return m.Reload(ctx)
+	if err := m.Reload(ctx); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	set := m.set
+	m.mu.Unlock()
+	var missing []string
+	for _, alg := range Algorithms {
+		if set.active[alg] == nil {
+			missing = append(missing, alg)
+		}
+	}
+	if len(missing) > 0 {
+		return fmt.Errorf("ensure keys: %s: %w (check the master key, or run `latchkey keys rotate` to replace them)",
+			strings.Join(missing, ", "), ErrKeysUnreadable)
+	}
+	return nil
 }
 
 // Rotate makes a new active key for every algorithm and retires the old ones;

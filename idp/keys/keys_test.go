@@ -167,7 +167,8 @@ func verifiesWith(t *testing.T, k *keys.Key, jwk jose.JSONWebKey) {
 func TestEnsureKeys(t *testing.T) {
 	st := openStore(t)
 	clk := startClock()
-	m := newManager(t, st, newBox(t), clk, nil)
+	box := newBox(t)
+	m := newManager(t, st, box, clk, nil)
 	ctx := context.Background()
 	if err := m.EnsureKeys(ctx); err != nil {
 		t.Fatal(err)
@@ -204,7 +205,7 @@ func TestEnsureKeys(t *testing.T) {
 	if err := m.EnsureKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
-	if err := newManager(t, st, newBox(t), clk, nil).EnsureKeys(ctx); err != nil {
+	if err := newManager(t, st, box, clk, nil).EnsureKeys(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if stored, _ := st.ListSigningKeys(ctx); len(stored) != 2 {
@@ -340,7 +341,8 @@ func TestSecondNodeSeesRotation(t *testing.T) {
 }
 
 // TestForeignMasterKey: keys sealed under another master key are left out
-// with an error log; the node keeps working with the keys it can open.
+// with an error log; a node with no usable active key refuses to start
+// rather than answer token requests with errors, and a rotation recovers.
 func TestForeignMasterKey(t *testing.T) {
 	st := openStore(t)
 	clk := startClock()
@@ -353,8 +355,11 @@ func TestForeignMasterKey(t *testing.T) {
 
 	logs := &logBuf{}
 	m := newManager(t, st, newBox(t), clk, logs)
-	if err := m.EnsureKeys(ctx); err != nil {
-		t.Fatalf("EnsureKeys with unreadable keys: %v", err)
+	if err := m.EnsureKeys(ctx); !errors.Is(err, keys.ErrKeysUnreadable) {
+		t.Fatalf("EnsureKeys with only unreadable keys: %v, want ErrKeysUnreadable", err)
+	}
+	if after, _ := st.ListSigningKeys(ctx); len(after) != len(foreign) {
+		t.Errorf("EnsureKeys created keys beside unreadable ones: %d keys, want %d", len(after), len(foreign))
 	}
 	if _, err := m.Signing(ctx, keys.ES256); err == nil {
 		t.Error("Signing succeeded with only unreadable keys")
