@@ -90,7 +90,8 @@ type Store interface {
 	CreateSession(ctx context.Context, s Session) error // ErrConflict if the id exists
 	// GetSession returns ErrNotFound for a missing or expired session.
 	GetSession(ctx context.Context, id string, now time.Time) (Session, error)
-	// UpdateSession replaces AuthTime, AMR, ACR, LastSeenAt and ExpiresAt.
+	// UpdateSession replaces AuthTime, AMR, ACR, Factors, LastSeenAt and
+	// ExpiresAt.
 	UpdateSession(ctx context.Context, s Session) error
 	DeleteSession(ctx context.Context, id string) error // ErrNotFound if absent
 	// DeleteUserSessions ends every session of a user.
@@ -127,6 +128,61 @@ type Store interface {
 	// with the Key set, not an error.
 	GetThrottle(ctx context.Context, key string) (Throttle, error)
 	ResetThrottle(ctx context.Context, key string) error
+
+	// TOTP credentials. Secret is sealed by the caller. A credential is
+	// pending until confirmed with a first code; only confirmed ones count.
+	CreateTOTP(ctx context.Context, c TOTPCredential) error // ErrConflict if the id exists
+	// ListTOTP returns a user's credentials, pending ones included, oldest
+	// first.
+	ListTOTP(ctx context.Context, userID string) ([]TOTPCredential, error)
+	// UseTOTPStep is the replay rule: it records step as used on the
+	// user's credential id if step is greater than every step used before
+	// (LastStep), setting LastUsedAt = now, and for a pending credential
+	// also ConfirmedAt = now. Of many concurrent callers with the same step
+	// exactly one gets nil; the others, and any caller with a step not
+	// above LastStep, get ErrConflict. ErrNotFound if the credential does
+	// not exist for that user.
+	UseTOTPStep(ctx context.Context, userID, id string, step int64, now time.Time) error
+	// DeleteTOTP removes a credential; ErrNotFound if absent.
+	DeleteTOTP(ctx context.Context, userID, id string) error
+	// DeletePendingTOTP removes unconfirmed credentials created before
+	// olderThan, and returns how many went.
+	DeletePendingTOTP(ctx context.Context, olderThan time.Time) (int64, error)
+
+	// Recovery codes, stored as keyed hashes.
+	// ReplaceRecoveryCodes atomically deletes every code of the user and
+	// inserts hashes as the new set.
+	ReplaceRecoveryCodes(ctx context.Context, userID string, hashes []string, now time.Time) error
+	// ListRecoveryCodes returns the user's codes, used ones included.
+	ListRecoveryCodes(ctx context.Context, userID string) ([]RecoveryCode, error)
+	// UseRecoveryCode marks the user's unused code with this hash used.
+	// Of many concurrent callers exactly one gets nil; the others get
+	// ErrConflict. ErrNotFound if the user has no such code (used or not).
+	UseRecoveryCode(ctx context.Context, userID, hash string, now time.Time) error
+
+	// Remembered browsers: a cookie that stands in for the second factor.
+	// The ID given to the store is a hash of the cookie value.
+	CreateRememberedBrowser(ctx context.Context, b RememberedBrowser) error // ErrConflict if the id exists
+	// GetRememberedBrowser returns ErrNotFound for a missing or expired
+	// record.
+	GetRememberedBrowser(ctx context.Context, id string, now time.Time) (RememberedBrowser, error)
+	// ListRememberedBrowsers returns a user's live records, newest first.
+	ListRememberedBrowsers(ctx context.Context, userID string, now time.Time) ([]RememberedBrowser, error)
+	// TouchRememberedBrowser sets LastUsedAt; ErrNotFound if absent.
+	TouchRememberedBrowser(ctx context.Context, id string, now time.Time) error
+	// DeleteRememberedBrowser removes one of the user's records;
+	// ErrNotFound if absent.
+	DeleteRememberedBrowser(ctx context.Context, userID, id string) error
+	// DeleteUserRememberedBrowsers forgets every browser of a user.
+	DeleteUserRememberedBrowsers(ctx context.Context, userID string) (int64, error)
+	DeleteExpiredRememberedBrowsers(ctx context.Context, now time.Time) (int64, error)
+
+	// The MFA policy, one document (JSON, opaque to the store).
+	// GetPolicy returns ErrNotFound when none was saved (the config's
+	// defaults apply).
+	GetPolicy(ctx context.Context) (Policy, error)
+	// SavePolicy inserts or replaces the document.
+	SavePolicy(ctx context.Context, p Policy) error
 
 	// Audit log of security events, append-only.
 	AppendAudit(ctx context.Context, e AuditEvent) error
@@ -221,6 +277,10 @@ type Session struct {
 	AuthTime time.Time
 	AMR      []string
 	ACR      string
+	// Factors are the proofs the session holds (JSON of the policy
+	// engine's proofs; opaque to the store). AuthTime, AMR and ACR are
+	// derived from them and kept for reading without decoding.
+	Factors []byte
 	// CreatedAt, LastSeenAt and ExpiresAt bound the session's life.
 	CreatedAt  time.Time
 	LastSeenAt time.Time
@@ -281,4 +341,49 @@ type AuditFilter struct {
 	UserID string
 	Type   string
 	Limit  int
+}
+
+// TOTPCredential is one authenticator app a user enrolled.
+type TOTPCredential struct {
+	ID     string
+	UserID string
+	Name   string
+	// Secret is sealed by the caller (AES-GCM); opaque to the store.
+	Secret []byte
+	// LastStep is the highest time step ever accepted (0: none): a code for
+	// it or any earlier step is a replay.
+	LastStep    int64
+	CreatedAt   time.Time
+	ConfirmedAt time.Time // zero while pending
+	LastUsedAt  time.Time
+}
+
+// Confirmed reports whether the credential counts as a factor.
+func (c TOTPCredential) Confirmed() bool { return !c.ConfirmedAt.IsZero() }
+
+// RecoveryCode is one single-use recovery code, stored as a keyed hash.
+type RecoveryCode struct {
+	UserID    string
+	Hash      string
+	CreatedAt time.Time
+	UsedAt    time.Time // zero while unused
+}
+
+// RememberedBrowser is a browser a user asked to remember after a second
+// factor.
+type RememberedBrowser struct {
+	ID     string // hash of the cookie value
+	UserID string
+	// Label describes the browser for the account page ("Firefox on
+	// Linux"); never used for decisions.
+	Label      string
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+}
+
+// Policy is the stored MFA policy document.
+type Policy struct {
+	Data      []byte // JSON, opaque to the store
+	UpdatedAt time.Time
 }
