@@ -3,6 +3,7 @@ package postgres
 import (
 	"errors"
 	"net/url"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -178,5 +179,47 @@ func TestDriverErrorsDoNotEscape(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "get client: ") || !strings.Contains(err.Error(), "42P01") {
 		t.Errorf("error = %q, want the operation and the cause", err)
+	}
+}
+
+// A database made by an older Latchkey keeps its sessions through later
+// migrations: 0002 adds factors, empty for the rows already there.
+func TestMigrateKeepsSessions(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, pgtest.DSN(t), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	known, err := migrations.List(migrations.Postgres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The database as version 1 left it, with a user and a session.
+	for _, q := range []string{createMigrationsTable, known[0].SQL,
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'init', now())`,
+		`INSERT INTO users (id, email, email_verified, display_name, password_hash, disabled,
+			created_at, updated_at) VALUES ('u1', 'a@x', true, 'A', 'h', false, now(), now())`,
+		`INSERT INTO sessions (id, user_id, auth_time, amr, acr, created_at, last_seen_at, expires_at)
+			VALUES ('s1', 'u1', '2025-01-02T03:04:05Z', '["pwd"]', 'urn:latchkey:acr:pwd',
+			'2025-01-02T03:04:05Z', '2025-01-02T03:04:05Z', '2100-01-01T00:00:00Z')`,
+	} {
+		if _, err := s.pool.Exec(ctx, q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetSession(ctx, "s1", time.Date(2025, 1, 3, 0, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 1, 2, 3, 4, 5, 0, time.UTC)
+	want := storage.Session{ID: "s1", UserID: "u1", AuthTime: at, AMR: []string{"pwd"},
+		ACR: "urn:latchkey:acr:pwd", CreatedAt: at, LastSeenAt: at,
+		ExpiresAt: time.Date(2100, 1, 1, 0, 0, 0, 0, time.UTC)}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("session after migration:\n got %+v\nwant %+v", got, want)
 	}
 }

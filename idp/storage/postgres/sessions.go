@@ -8,14 +8,15 @@ import (
 	"github.com/latchkey/latchkey/idp/storage"
 )
 
-const sessionColumns = `id, user_id, auth_time, amr, acr, created_at, last_seen_at, expires_at`
+const sessionColumns = `id, user_id, auth_time, amr, acr, factors, created_at, last_seen_at,
+	expires_at`
 
 // CreateSession inserts a session; ErrConflict if the id exists, ErrNotFound
 // if the user does not.
 func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
 	_, err := s.pool.Exec(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		sess.ID, sess.UserID, tm(sess.AuthTime), encList(sess.AMR), sess.ACR,
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		sess.ID, sess.UserID, tm(sess.AuthTime), encList(sess.AMR), sess.ACR, blob(sess.Factors),
 		tm(sess.CreatedAt), tm(sess.LastSeenAt), tm(sess.ExpiresAt))
 	return mapErr("create session", err)
 }
@@ -31,10 +32,12 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (stora
 	)
 	err := s.pool.QueryRow(ctx, `SELECT `+sessionColumns+` FROM sessions
 		WHERE id = $1 AND expires_at > $2`, id, tm(now)).
-		Scan(&sess.ID, &sess.UserID, &authTime, &amr, &sess.ACR, &created, &lastSeen, &expires)
+		Scan(&sess.ID, &sess.UserID, &authTime, &amr, &sess.ACR, &sess.Factors, &created,
+			&lastSeen, &expires)
 	if err != nil {
 		return storage.Session{}, mapErr(op, err)
 	}
+	sess.Factors = fromBlob(sess.Factors)
 	if sess.AMR, err = decList("amr", amr); err != nil {
 		return storage.Session{}, fmt.Errorf("%s: %w", op, err)
 	}
@@ -46,9 +49,10 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (stora
 // UpdateSession replaces the mutable fields; ErrNotFound if absent.
 func (s *Store) UpdateSession(ctx context.Context, sess storage.Session) error {
 	return s.execOne(ctx, "update session", `UPDATE sessions
-		SET auth_time = $1, amr = $2, acr = $3, last_seen_at = $4, expires_at = $5
-		WHERE id = $6`,
-		tm(sess.AuthTime), encList(sess.AMR), sess.ACR, tm(sess.LastSeenAt),
+		SET auth_time = $1, amr = $2, acr = $3, factors = $4, last_seen_at = $5,
+			expires_at = $6
+		WHERE id = $7`,
+		tm(sess.AuthTime), encList(sess.AMR), sess.ACR, blob(sess.Factors), tm(sess.LastSeenAt),
 		tm(sess.ExpiresAt), sess.ID)
 }
 

@@ -9,14 +9,15 @@ import (
 	"github.com/latchkey/latchkey/idp/storage"
 )
 
-const sessionColumns = `id, user_id, auth_time, amr, acr, created_at, last_seen_at, expires_at`
+const sessionColumns = `id, user_id, auth_time, amr, acr, factors, created_at, last_seen_at,
+	expires_at`
 
 // CreateSession inserts a session; ErrConflict if the id exists, ErrNotFound
 // if the user does not.
 func (s *Store) CreateSession(ctx context.Context, sess storage.Session) error {
 	_, err := s.w.ExecContext(ctx, `INSERT INTO sessions (`+sessionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		sess.ID, sess.UserID, tm(sess.AuthTime), encList(sess.AMR), sess.ACR,
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		sess.ID, sess.UserID, tm(sess.AuthTime), encList(sess.AMR), sess.ACR, blob(sess.Factors),
 		tm(sess.CreatedAt), tm(sess.LastSeenAt), tm(sess.ExpiresAt))
 	return mapErr("create session", err)
 }
@@ -32,10 +33,12 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (stora
 	)
 	err := s.r.QueryRowContext(ctx, `SELECT `+sessionColumns+` FROM sessions
 		WHERE id = ? AND expires_at > ?`, id, tm(now)).
-		Scan(&sess.ID, &sess.UserID, &authTime, &amr, &sess.ACR, &created, &lastSeen, &expires)
+		Scan(&sess.ID, &sess.UserID, &authTime, &amr, &sess.ACR, &sess.Factors, &created,
+			&lastSeen, &expires)
 	if err != nil {
 		return storage.Session{}, mapErr(op, err)
 	}
+	sess.Factors = fromBlob(sess.Factors)
 	if sess.AMR, err = decList("amr", amr); err != nil {
 		return storage.Session{}, fmt.Errorf("%s: %w", op, err)
 	}
@@ -47,9 +50,9 @@ func (s *Store) GetSession(ctx context.Context, id string, now time.Time) (stora
 // UpdateSession replaces the mutable fields; ErrNotFound if absent.
 func (s *Store) UpdateSession(ctx context.Context, sess storage.Session) error {
 	return s.execOne(ctx, "update session", `UPDATE sessions
-		SET auth_time = ?, amr = ?, acr = ?, last_seen_at = ?, expires_at = ?
+		SET auth_time = ?, amr = ?, acr = ?, factors = ?, last_seen_at = ?, expires_at = ?
 		WHERE id = ?`,
-		tm(sess.AuthTime), encList(sess.AMR), sess.ACR, tm(sess.LastSeenAt),
+		tm(sess.AuthTime), encList(sess.AMR), sess.ACR, blob(sess.Factors), tm(sess.LastSeenAt),
 		tm(sess.ExpiresAt), sess.ID)
 }
 

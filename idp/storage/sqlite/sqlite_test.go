@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"sync"
@@ -210,5 +211,45 @@ func TestDriverErrorsDoNotEscape(t *testing.T) {
 	}
 	if !strings.HasPrefix(err.Error(), "get client: ") || !strings.Contains(err.Error(), "no such table") {
 		t.Errorf("error = %q, want the operation and the cause", err)
+	}
+}
+
+// A database made by an older Latchkey keeps its sessions through later
+// migrations: 0002 adds factors, empty for the rows already there.
+func TestMigrateKeepsSessions(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "old.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	known, err := migrations.List(migrations.SQLite)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The database as version 1 left it, with a user and a session.
+	for _, q := range []string{createMigrationsTable, known[0].SQL,
+		`INSERT INTO schema_migrations (version, name, applied_at) VALUES (1, 'init', 0)`,
+		`INSERT INTO users (id, email, email_verified, display_name, password_hash, disabled,
+			created_at, updated_at) VALUES ('u1', 'a@x', 1, 'A', 'h', 0, 0, 0)`,
+		`INSERT INTO sessions (id, user_id, auth_time, amr, acr, created_at, last_seen_at, expires_at)
+			VALUES ('s1', 'u1', 1000000, '["pwd"]', 'urn:latchkey:acr:pwd', 0, 0, 9000000000000000)`,
+	} {
+		if _, err := s.w.ExecContext(ctx, q); err != nil {
+			t.Fatalf("%.40s: %v", q, err)
+		}
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetSession(ctx, "s1", time.Unix(0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := storage.Session{ID: "s1", UserID: "u1", AuthTime: time.Unix(1, 0).UTC(), AMR: []string{"pwd"},
+		ACR: "urn:latchkey:acr:pwd", CreatedAt: time.UnixMicro(0).UTC(), LastSeenAt: time.UnixMicro(0).UTC(),
+		ExpiresAt: time.UnixMicro(9000000000000000).UTC()}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("session after migration:\n got %+v\nwant %+v", got, want)
 	}
 }

@@ -193,6 +193,32 @@ var userTests = []subtest{
 		_, err = s.GetConsent(ctx(t), "u2", "rp1")
 		must(t, "GetConsent of other user", err)
 	}},
+	{"DeleteCascadesToFactors", func(t *testing.T, s storage.Store) {
+		withUser(t, s, "u1")
+		withUser(t, s, "u2")
+		for _, u := range []string{"u1", "u2"} {
+			must(t, "CreateTOTP", s.CreateTOTP(ctx(t), pendingTOTP("totp-"+u, u, base)))
+			must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx(t), u, []string{"h1", "h2"}, base))
+			must(t, "CreateRememberedBrowser", s.CreateRememberedBrowser(ctx(t), fullBrowser("rb-"+u, u, base)))
+		}
+		must(t, "DeleteUser", s.DeleteUser(ctx(t), "u1"))
+		_, err := s.GetRememberedBrowser(ctx(t), "rb-u1", base)
+		wantErr(t, "GetRememberedBrowser of deleted user", err, storage.ErrNotFound)
+		wantErr(t, "UseTOTPStep of deleted user", s.UseTOTPStep(ctx(t), "u1", "totp-u1", 1, base), storage.ErrNotFound)
+		wantErr(t, "UseRecoveryCode of deleted user", s.UseRecoveryCode(ctx(t), "u1", "h1", base), storage.ErrNotFound)
+		// A new user with the same id inherits nothing.
+		withUser(t, s, "u1")
+		equal(t, "TOTP after re-create", len(totpIDs(t, s, "u1")), 0)
+		equal(t, "recovery codes after re-create", len(codes(t, s, "u1")), 0)
+		equal(t, "browsers after re-create", len(browserIDs(t, s, "u1", base)), 0)
+		// The ids are free again.
+		must(t, "CreateTOTP same id", s.CreateTOTP(ctx(t), pendingTOTP("totp-u1", "u1", base)))
+		must(t, "CreateRememberedBrowser same id", s.CreateRememberedBrowser(ctx(t), fullBrowser("rb-u1", "u1", base)))
+		// The other user keeps everything.
+		equal(t, "u2 TOTP", totpIDs(t, s, "u2"), []string{"totp-u2"})
+		equal(t, "u2 recovery codes", len(codes(t, s, "u2")), 2)
+		equal(t, "u2 browsers", browserIDs(t, s, "u2", base), []string{"rb-u2"})
+	}},
 	{"SetPasswordHash", func(t *testing.T, s storage.Store) {
 		u := fullUser("u1", "ada@example.com")
 		must(t, "CreateUser", s.CreateUser(ctx(t), u))

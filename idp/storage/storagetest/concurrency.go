@@ -133,6 +133,76 @@ var concurrencyTests = []subtest{
 			}
 		}
 	}},
+	{"TOTPStepUsedOnce", func(t *testing.T, s storage.Store) {
+		// One code typed on two tabs, or replayed by a phisher in the same
+		// 30 seconds: the step counts once.
+		withUser(t, s, "u1")
+		must(t, "CreateTOTP", s.CreateTOTP(ctx(t), pendingTOTP("t1", "u1", base)))
+		errs := race(func(i int) error {
+			return s.UseTOTPStep(ctx(t), "u1", "t1", 58_000_000, at(time.Duration(i)*time.Millisecond))
+		})
+		oneWinner(t, "UseTOTPStep", errs)
+		got := totpByID(t, s, "u1", "t1")
+		equal(t, "LastStep", got.LastStep, int64(58_000_000))
+		// The winner's now went in, whole: one racer's time in both fields.
+		winner := slices.IndexFunc(errs, func(err error) bool { return err == nil })
+		sameTime(t, "LastUsedAt", got.LastUsedAt, at(time.Duration(winner)*time.Millisecond))
+		sameTime(t, "ConfirmedAt", got.ConfirmedAt, got.LastUsedAt)
+	}},
+	{"TOTPStepsNeverGoBack", func(t *testing.T, s storage.Store) {
+		// Racers with different steps: whatever the order, the highest
+		// step is accepted and is the one left recorded.
+		withUser(t, s, "u1")
+		must(t, "CreateTOTP", s.CreateTOTP(ctx(t), pendingTOTP("t1", "u1", base)))
+		errs := race(func(i int) error {
+			return s.UseTOTPStep(ctx(t), "u1", "t1", int64(100+i), base)
+		})
+		for i, err := range errs {
+			if err != nil && !errors.Is(err, storage.ErrConflict) {
+				t.Errorf("racer %d: %v", i, err)
+			}
+		}
+		must(t, "highest step", errs[racers-1])
+		equal(t, "LastStep", totpByID(t, s, "u1", "t1").LastStep, int64(100+racers-1))
+	}},
+	{"RecoveryCodeUsedOnce", func(t *testing.T, s storage.Store) {
+		withUser(t, s, "u1")
+		must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx(t), "u1", []string{"h1", "h2"}, base))
+		errs := race(func(i int) error {
+			return s.UseRecoveryCode(ctx(t), "u1", "h1", at(time.Duration(i)*time.Millisecond))
+		})
+		oneWinner(t, "UseRecoveryCode", errs)
+		cs := codes(t, s, "u1")
+		winner := slices.IndexFunc(errs, func(err error) bool { return err == nil })
+		sameTime(t, "UsedAt", cs[0].UsedAt, at(time.Duration(winner)*time.Millisecond))
+		if !cs[1].UsedAt.IsZero() {
+			t.Fatal("the other code was used too")
+		}
+	}},
+	{"RecoveryCodesReplacedWhileUsed", func(t *testing.T, s storage.Store) {
+		// Using old codes while the set is replaced: each use lands on
+		// the old set (nil) or finds its code gone (ErrNotFound); the new
+		// set comes out whole and unused.
+		withUser(t, s, "u1")
+		old := make([]string, racers)
+		for i := range old {
+			old[i] = fmt.Sprint("old-", i)
+		}
+		must(t, "ReplaceRecoveryCodes", s.ReplaceRecoveryCodes(ctx(t), "u1", old, base))
+		errs := race(func(i int) error {
+			if i == racers/2 {
+				return s.ReplaceRecoveryCodes(ctx(t), "u1", []string{"new-1", "new-2"}, at(time.Hour))
+			}
+			return s.UseRecoveryCode(ctx(t), "u1", old[i], base)
+		})
+		must(t, "ReplaceRecoveryCodes during uses", errs[racers/2])
+		for i, err := range errs {
+			if err != nil && !errors.Is(err, storage.ErrNotFound) {
+				t.Errorf("racer %d: %v", i, err)
+			}
+		}
+		equal(t, "new set", codes(t, s, "u1"), unused("u1", at(time.Hour), "new-1", "new-2"))
+	}},
 	{"UniqueEmail", func(t *testing.T, s storage.Store) {
 		errs := race(func(i int) error {
 			return s.CreateUser(ctx(t), fullUser(fmt.Sprint("u", i), "same@example.com"))

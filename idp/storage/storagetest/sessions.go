@@ -14,6 +14,7 @@ func fullSession(id, userID string) storage.Session {
 		AuthTime:   at(-time.Minute),
 		AMR:        []string{"pwd", "hwk", "mfa"},
 		ACR:        "urn:latchkey:acr:phr",
+		Factors:    []byte(`[{"factor":"passkey","at":"2025-03-14T15:08:26Z"}, {"factor":"pwd"}]`),
 		CreatedAt:  at(-time.Hour),
 		LastSeenAt: base,
 		ExpiresAt:  at(8 * time.Hour),
@@ -34,15 +35,22 @@ var sessionTests = []subtest{
 		must(t, "GetSession", err)
 		equal(t, "GetSession", got, want)
 	}},
-	{"EmptyAMR", func(t *testing.T, s storage.Store) {
+	{"EmptyAMRAndFactors", func(t *testing.T, s storage.Store) {
 		withUser(t, s, "u1")
 		in := fullSession("s1", "u1")
-		in.AMR = []string{}
+		in.AMR, in.Factors = []string{}, []byte{}
 		must(t, "CreateSession", s.CreateSession(ctx(t), in))
 		got, err := s.GetSession(ctx(t), "s1", base)
 		must(t, "GetSession", err)
-		if got.AMR != nil {
-			t.Fatalf("AMR = %#v, want nil", got.AMR)
+		if got.AMR != nil || got.Factors != nil {
+			t.Fatalf("AMR = %#v, Factors = %#v, want nil", got.AMR, got.Factors)
+		}
+		in.ID, in.Factors = "s2", nil
+		must(t, "CreateSession nil factors", s.CreateSession(ctx(t), in))
+		got, err = s.GetSession(ctx(t), "s2", base)
+		must(t, "GetSession", err)
+		if got.Factors != nil {
+			t.Fatalf("Factors = %#v, want nil", got.Factors)
 		}
 	}},
 	{"Duplicate", func(t *testing.T, s storage.Store) {
@@ -84,6 +92,7 @@ var sessionTests = []subtest{
 			AuthTime:   at(time.Hour),
 			AMR:        []string{"pwd", "otp", "sms"},
 			ACR:        "urn:latchkey:acr:mfa",
+			Factors:    []byte(`[{"factor":"pwd"},{"factor":"otp"}]`),
 			LastSeenAt: at(time.Hour),
 			ExpiresAt:  at(9 * time.Hour),
 		}
@@ -94,12 +103,12 @@ var sessionTests = []subtest{
 		want.UserID, want.CreatedAt = orig.UserID, orig.CreatedAt
 		equal(t, "GetSession after update", got, want)
 
-		upd.AMR = nil
-		must(t, "UpdateSession empty AMR", s.UpdateSession(ctx(t), upd))
+		upd.AMR, upd.Factors = nil, nil
+		must(t, "UpdateSession empty AMR and factors", s.UpdateSession(ctx(t), upd))
 		got, err = s.GetSession(ctx(t), "s1", base)
 		must(t, "GetSession", err)
-		if got.AMR != nil {
-			t.Fatalf("AMR = %#v, want nil", got.AMR)
+		if got.AMR != nil || got.Factors != nil {
+			t.Fatalf("AMR = %#v, Factors = %#v, want nil", got.AMR, got.Factors)
 		}
 		upd.ID = "nope"
 		wantErr(t, "UpdateSession missing", s.UpdateSession(ctx(t), upd), storage.ErrNotFound)

@@ -12,17 +12,22 @@
 //   - Times come back in UTC with microsecond precision (PostgreSQL's), and
 //     the zero time comes back zero.
 //   - Empty lists, maps and byte slices come back nil, whether stored as nil
-//     or empty.
+//     or empty. Opaque documents (session factors, the MFA policy) come back
+//     byte for byte.
 //   - Missing records are storage.ErrNotFound, taken keys and used-up
 //     single-use records storage.ErrConflict, both matched with errors.Is,
 //     and no driver error type is anywhere in an error's chain.
-//   - Sessions and login transactions whose ExpiresAt is not after now are
-//     gone; tokens are garbage once ExpiresAt is before now.
-//   - Sessions and consents belong to their user (and consents to their
-//     client): creating one for a missing user or client is ErrNotFound, and
-//     deleting the user or client deletes them.
-//   - Every single-use rule has exactly one winner among 20 concurrent
-//     callers, and 20 concurrent failures count 20.
+//   - Sessions, login transactions and remembered browsers whose ExpiresAt
+//     is not after now are gone (a remembered browser cannot be touched
+//     either); tokens are garbage once ExpiresAt is before now.
+//   - Sessions, consents, TOTP credentials, recovery codes and remembered
+//     browsers belong to their user (and consents to their client): creating
+//     one for a missing user or client is ErrNotFound, deleting the user or
+//     client deletes them, and a method given another user's id treats the
+//     record as missing.
+//   - Every single-use rule (authorization code, refresh token, login
+//     transaction, TOTP time step, recovery code) has exactly one winner
+//     among 20 concurrent callers, and 20 concurrent failures count 20.
 package storagetest
 
 import (
@@ -55,6 +60,10 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"Consents", consentTests},
 		{"Throttles", throttleTests},
 		{"Audit", auditTests},
+		{"TOTP", totpTests},
+		{"RecoveryCodes", recoveryCodeTests},
+		{"RememberedBrowsers", browserTests},
+		{"Policy", policyTests},
 		{"Concurrency", concurrencyTests},
 	}
 	for _, g := range groups {

@@ -1,0 +1,114 @@
+package sqlite
+
+import (
+	"context"
+	"time"
+
+	"github.com/latchkey/latchkey/idp/storage"
+)
+
+const browserColumns = `id, user_id, label, created_at, last_used_at, expires_at`
+
+// CreateRememberedBrowser inserts a record; ErrConflict if the id exists,
+// ErrNotFound if the user does not.
+func (s *Store) CreateRememberedBrowser(ctx context.Context, b storage.RememberedBrowser) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO remembered_browsers (`+browserColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?)`,
+		b.ID, b.UserID, b.Label, tm(b.CreatedAt), tm(b.LastUsedAt), tm(b.ExpiresAt))
+	return mapErr("create remembered browser", err)
+}
+
+// GetRememberedBrowser returns a record whose ExpiresAt is after now;
+// anything else is ErrNotFound.
+func (s *Store) GetRememberedBrowser(ctx context.Context, id string, now time.Time) (storage.RememberedBrowser, error) {
+	row := s.r.QueryRowContext(ctx, `SELECT `+browserColumns+` FROM remembered_browsers
+		WHERE id = ? AND expires_at > ?`, id, tm(now))
+	b, err := scanBrowser(row)
+	return b, mapErr("get remembered browser", err)
+}
+
+// ListRememberedBrowsers returns a user's live records, newest first.
+func (s *Store) ListRememberedBrowsers(ctx context.Context, userID string, now time.Time) ([]storage.RememberedBrowser, error) {
+	const op = "list remembered browsers"
+	rows, err := s.r.QueryContext(ctx, `SELECT `+browserColumns+` FROM remembered_browsers
+		WHERE user_id = ? AND expires_at > ? ORDER BY created_at DESC, id DESC`, userID, tm(now))
+	if err != nil {
+		return nil, mapErr(op, err)
+	}
+	defer rows.Close()
+	var out []storage.RememberedBrowser
+	for rows.Next() {
+		b, err := scanBrowser(rows)
+		if err != nil {
+			return nil, mapErr(op, err)
+		}
+		out = append(out, b)
+	}
+	return out, mapErr(op, rows.Err())
+}
+
+// TouchRememberedBrowser sets LastUsedAt of a live record. An expired one
+// is as good as gone (GetRememberedBrowser no longer returns it), so it is
+// ErrNotFound too.
+func (s *Store) TouchRememberedBrowser(ctx context.Context, id string, now time.Time) error {
+	return s.execOne(ctx, "touch remembered browser", `UPDATE remembered_browsers
+		SET last_used_at = ? WHERE id = ? AND expires_at > ?`, tm(now), id, tm(now))
+}
+
+// DeleteRememberedBrowser removes one of the user's records; ErrNotFound if
+// absent or another user's.
+func (s *Store) DeleteRememberedBrowser(ctx context.Context, userID, id string) error {
+	return s.execOne(ctx, "delete remembered browser",
+		`DELETE FROM remembered_browsers WHERE user_id = ? AND id = ?`, userID, id)
+}
+
+// DeleteUserRememberedBrowsers forgets every browser of a user.
+func (s *Store) DeleteUserRememberedBrowsers(ctx context.Context, userID string) (int64, error) {
+	return s.execCount(ctx, "delete user remembered browsers",
+		`DELETE FROM remembered_browsers WHERE user_id = ?`, userID)
+}
+
+// DeleteExpiredRememberedBrowsers removes the records GetRememberedBrowser
+// no longer returns.
+func (s *Store) DeleteExpiredRememberedBrowsers(ctx context.Context, now time.Time) (int64, error) {
+	return s.execCount(ctx, "delete expired remembered browsers",
+		`DELETE FROM remembered_browsers WHERE expires_at <= ?`, tm(now))
+}
+
+func scanBrowser(sc scanner) (storage.RememberedBrowser, error) {
+	var (
+		b                      storage.RememberedBrowser
+		created, used, expires int64
+	)
+	if err := sc.Scan(&b.ID, &b.UserID, &b.Label, &created, &used, &expires); err != nil {
+		return storage.RememberedBrowser{}, err
+	}
+	b.CreatedAt, b.LastUsedAt, b.ExpiresAt = fromTm(created), fromTm(used), fromTm(expires)
+	return b, nil
+}
+
+// policyRow is the id of the one mfa_policy row.
+const policyRow = 1
+
+// GetPolicy returns the stored policy; ErrNotFound if none was saved.
+func (s *Store) GetPolicy(ctx context.Context) (storage.Policy, error) {
+	var (
+		p       storage.Policy
+		updated int64
+	)
+	err := s.r.QueryRowContext(ctx, `SELECT data, updated_at FROM mfa_policy WHERE id = ?`,
+		policyRow).Scan(&p.Data, &updated)
+	if err != nil {
+		return storage.Policy{}, mapErr("get policy", err)
+	}
+	p.Data, p.UpdatedAt = fromBlob(p.Data), fromTm(updated)
+	return p, nil
+}
+
+// SavePolicy inserts or replaces the policy in one upsert.
+func (s *Store) SavePolicy(ctx context.Context, p storage.Policy) error {
+	_, err := s.w.ExecContext(ctx, `INSERT INTO mfa_policy (id, data, updated_at) VALUES (?, ?, ?)
+		ON CONFLICT (id) DO UPDATE SET data = excluded.data, updated_at = excluded.updated_at`,
+		policyRow, blob(p.Data), tm(p.UpdatedAt))
+	return mapErr("save policy", err)
+}
