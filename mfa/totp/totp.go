@@ -85,6 +85,15 @@ func GenerateWith(p Params, issuer, account string) (Key, error) {
 	}, nil
 }
 
+// KeyFromSecret rebuilds the key of a stored secret with the default
+// Params, so an enrolment page reloaded before it is confirmed shows the
+// same QR code. Colons in the labels (reserved by the link format) become
+// spaces.
+func KeyFromSecret(issuer, account, secret string) Key {
+	issuer, account = strings.ReplaceAll(issuer, ":", " "), strings.ReplaceAll(account, ":", " ")
+	return Key{Issuer: issuer, Account: account, Secret: secret, URL: keyURL(DefaultParams(), issuer, account, secret)}
+}
+
 // keyURL builds the link of Google's Key URI format
 // (github.com/google/google-authenticator/wiki/Key-Uri-Format). It does its
 // own escaping: net/url leaves '&', '=' and '+' alone in paths and

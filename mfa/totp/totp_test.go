@@ -508,3 +508,17 @@ func FuzzVerify(f *testing.F) {
 		}
 	})
 }
+
+func TestKeyFromSecret(t *testing.T) {
+	k, err := totp.Generate("Latchkey", "ann@example.com")
+	if err != nil {
+		t.Fatal(err)
+	}
+	again := totp.KeyFromSecret("Latchkey", "ann@example.com", k.Secret)
+	if again != k {
+		t.Errorf("KeyFromSecret = %+v, want %+v", again, k)
+	}
+	if c := totp.KeyFromSecret("A:B", "x:y", k.Secret); strings.Count(c.URL, ":") != 2 { // scheme and separator
+		t.Errorf("colons not replaced: %s", c.URL)
+	}
+}
