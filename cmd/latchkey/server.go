@@ -55,6 +55,10 @@ func newProvider(ctx context.Context, cfg config.Config, st storage.Store, secre
 		}
 		proxies = append(proxies, pfx)
 	}
+	policy, err := cfg.MFA.Policy()
+	if err != nil {
+		return nil, err
+	}
 	t := cfg.Tokens
 	return idp.New(ctx, idp.Options{
 		Issuer: cfg.Issuer, Store: st, Keys: km, Passwords: hasher, SecretKey: secret,
@@ -71,6 +75,8 @@ func newProvider(ctx context.Context, cfg config.Config, st storage.Store, secre
 			ResetAfter: cfg.Login.ResetAfter.Duration,
 		},
 		TrustedProxies: proxies,
+		Policy:         policy,
+		AppName:        cfg.MFA.AppName,
 		Dev:            dev,
 		TemplatesDir:   devTemplatesDir(dev),
 		Logger:         log,
@@ -139,6 +145,9 @@ func serveHTTP(ctx context.Context, cfg config.Config, h http.Handler, log *slog
 	return nil
 }
 
+// pendingTOTPMaxAge is how long an unconfirmed TOTP enrolment is kept.
+const pendingTOTPMaxAge = time.Hour
+
 // janitor removes expired records now and then. Every node runs it; the
 // deletes are idempotent, so overlapping runs only cost a query.
 func janitor(ctx context.Context, st storage.Store, log *slog.Logger, every time.Duration) {
@@ -148,6 +157,12 @@ func janitor(ctx context.Context, st storage.Store, log *slog.Logger, every time
 		now := time.Now()
 		for name, f := range map[string]func(context.Context, time.Time) (int64, error){
 			"tokens": st.DeleteExpiredTokens, "sessions": st.DeleteExpiredSessions, "login_txs": st.DeleteExpiredLoginTxs,
+			"remembered_browsers": st.DeleteExpiredRememberedBrowsers,
+			// An enrolment nobody confirmed within the hour is abandoned;
+			// its secret should not linger.
+			"pending_totp": func(ctx context.Context, now time.Time) (int64, error) {
+				return st.DeletePendingTOTP(ctx, now.Add(-pendingTOTPMaxAge))
+			},
 		} {
 			if n, err := f(ctx, now); err != nil {
 				log.WarnContext(ctx, "cleanup failed", "what", name, "err", err)

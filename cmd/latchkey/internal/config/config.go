@@ -9,8 +9,10 @@
 //
 // Every key can be set from the environment as LATCHKEY_<SECTION>_<KEY>
 // (LATCHKEY_STORAGE_DSN, LATCHKEY_SECRETS_KEY), top-level keys as
-// LATCHKEY_<KEY> (LATCHKEY_ISSUER). Lists are comma-separated. An empty
-// variable counts as unset.
+// LATCHKEY_<KEY> (LATCHKEY_ISSUER); nested tables join their names
+// (LATCHKEY_MFA_LIMITS_MAX_ATTEMPTS). Lists are comma-separated; tables of
+// strings ([mfa.aliases]) are comma-separated key=value pairs and replace
+// the file's whole table. An empty variable counts as unset.
 package config
 
 import (
@@ -50,6 +52,7 @@ type Config struct {
 	HTTP     HTTP     `toml:"http"`
 	Log      Log      `toml:"log"`
 	Metrics  Metrics  `toml:"metrics"`
+	MFA      MFA      `toml:"mfa"`
 }
 
 // Storage selects the database.
@@ -177,6 +180,7 @@ func Default() Config {
 		},
 		Log:     Log{Level: "info", Format: "json"},
 		Metrics: Metrics{Enabled: true},
+		MFA:     defaultMFA(),
 	}
 }
 
@@ -238,6 +242,7 @@ func (c *Config) normalize() {
 	for i, p := range c.TrustedProxies {
 		c.TrustedProxies[i] = strings.TrimSpace(p)
 	}
+	c.MFA.normalize()
 }
 
 // ErrNoSecretKey: secrets.key is empty.

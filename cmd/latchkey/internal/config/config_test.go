@@ -91,6 +91,14 @@ func TestExampleFile(t *testing.T) {
 	}
 	for _, s := range settings(&cfg) {
 		key := s.path[strings.LastIndex(s.path, ".")+1:]
+		if s.field.Kind() == reflect.Map {
+			// A table of names is empty by default: the example shows its
+			// header and, in comments, what goes in it.
+			if !strings.Contains(string(data), "\n["+s.path+"]\n") {
+				t.Errorf("example file has no [%s] table", s.path)
+			}
+			continue
+		}
 		if !strings.Contains(string(data), "\n"+key+" = ") {
 			t.Errorf("example file does not set %s", s.path)
 		}
@@ -191,6 +199,8 @@ func TestEveryKeyHasAnEnvironmentVariable(t *testing.T) {
 			raw = "3m"
 		case []string:
 			raw = "a,b"
+		case map[string]string:
+			raw = "a=b"
 		default:
 			t.Errorf("%s: field type %s has no environment parser test", s.path, s.field.Type())
 			continue
@@ -450,6 +460,7 @@ func FuzzLoad(f *testing.F) {
 	f.Add("[password]\nparallelism = 99999999999999\n")
 	f.Add("trusted_proxies = [1, \"a\"]\n[[log]]\n")
 	f.Add("[http]\nmax_body_bytes = 1e3\n[log]\nlevel = 1979-05-27T07:32:00Z")
+	f.Add("[mfa]\norder = [\"totp\", \"TOTP\"]\ndefault_level = \"urn:latchkey:acr:phr\"\n[mfa.aliases]\n\"2\" = \"mfa\"\n[mfa.limits]\nlock_max = \"1s\"\n")
 	f.Fuzz(func(t *testing.T, data string) {
 		cfg := Default()
 		problems, err := decode([]byte(data), &cfg)
@@ -465,6 +476,11 @@ func FuzzLoad(f *testing.F) {
 			}
 			if _, err := password.NewHasher(cfg.Password.Params()); err != nil {
 				t.Fatalf("valid config has bad password params: %v", err)
+			}
+			if p, err := cfg.MFA.Policy(); err != nil {
+				t.Fatalf("valid config has an unconvertible mfa policy: %v", err)
+			} else if err := p.Validate(); err != nil {
+				t.Fatalf("valid config has an invalid mfa policy: %v", err)
 			}
 		}
 	})

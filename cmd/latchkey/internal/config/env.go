@@ -107,10 +107,44 @@ func setFromString(v reflect.Value, raw string) error {
 			}
 		}
 		v.Set(reflect.ValueOf(items))
+	case reflect.Map:
+		if v.Type().Key().Kind() != reflect.String || v.Type().Elem().Kind() != reflect.String {
+			return fmt.Errorf("unsupported table type %s", v.Type())
+		}
+		m, err := parsePairs(raw)
+		if err != nil {
+			return err
+		}
+		v.Set(reflect.ValueOf(m))
 	default:
 		// Only reachable if a field of a new type is added to Config;
 		// TestEveryKeyHasAnEnvironmentVariable catches that.
 		return fmt.Errorf("unsupported type %s", v.Type())
 	}
 	return nil
+}
+
+// parsePairs reads a table of strings written "k1=v1, k2=v2". A key is
+// split from its value at the last "=", so keys may hold one (the values
+// this is used for, level names and URNs, never do).
+func parsePairs(raw string) (map[string]string, error) {
+	m := map[string]string{}
+	for item := range strings.SplitSeq(raw, ",") {
+		if item = strings.TrimSpace(item); item == "" {
+			continue
+		}
+		i := strings.LastIndex(item, "=")
+		if i < 0 {
+			return nil, fmt.Errorf("want key=value pairs separated by commas, got %q", item)
+		}
+		k, val := strings.TrimSpace(item[:i]), strings.TrimSpace(item[i+1:])
+		if k == "" {
+			return nil, fmt.Errorf("empty key in %q", item)
+		}
+		if _, dup := m[k]; dup {
+			return nil, fmt.Errorf("%q is set twice", k)
+		}
+		m[k] = val
+	}
+	return m, nil
 }

@@ -110,6 +110,8 @@ func (c Config) Validate(mode Mode) error {
 
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "text")
+
+	c.MFA.validate(v)
 	return errors.Join(v.errs...)
 }
 
