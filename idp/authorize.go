@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -49,6 +48,9 @@ func (p *Provider) resume(w http.ResponseWriter, r *http.Request) error {
 	tx, err := p.loadTx(r)
 	if err != nil {
 		return err
+	}
+	if tx.ClientID == "" {
+		return p.dispatchInternal(w, r, tx)
 	}
 	ar, err := p.reparse(r.Context(), tx)
 	if err != nil {
@@ -92,6 +94,9 @@ func (p *Provider) precheck(ar fosite.AuthorizeRequester) error {
 	if form.Get("request") != "" || form.Get("request_uri") != "" {
 		return fosite.ErrRequestNotSupported.WithHint("Request objects are not supported.")
 	}
+	if _, err := parseACRRequest(form, time.Time{}); err != nil {
+		return fosite.ErrInvalidRequest.WithHint(err.Error())
+	}
 	return nil
 }
 
@@ -105,37 +110,20 @@ func (p *Provider) reparse(ctx context.Context, tx storage.LoginTx) (fosite.Auth
 	return p.oauth.NewAuthorizeRequest(ctx, req)
 }
 
-// dispatch decides the next step of a transaction.
+// dispatch decides the next step of a transaction: authenticate (first
+// factor, second factor, enrolment, as the policy engine decides), consent,
+// then the response.
 func (p *Provider) dispatch(w http.ResponseWriter, r *http.Request, tx storage.LoginTx, ar fosite.AuthorizeRequester) error {
 	ctx := r.Context()
 	form := ar.GetRequestForm()
 	prompts := strings.Fields(form.Get("prompt"))
 	promptNone := slices.Contains(prompts, "none")
 
-	sess, err := p.sessions.current(r)
-	if err != nil {
+	auth, done, err := p.authenticate(w, r, tx, form, promptNone, func(e error) error { return p.authorizeError(w, r, ar, e) })
+	if err != nil || !done {
 		return err
 	}
-	var user storage.User
-	if sess != nil {
-		user, err = p.store.GetUser(ctx, sess.UserID)
-		if errors.Is(err, storage.ErrNotFound) || (err == nil && user.Disabled) {
-			if err := p.sessions.end(w, r, sess); err != nil {
-				return err
-			}
-			sess = nil
-		} else if err != nil {
-			return fmt.Errorf("load session user: %w", err)
-		}
-	}
-
-	if reason := p.needsLogin(sess, tx, form, prompts); reason != "" {
-		if promptNone {
-			return p.authorizeError(w, r, ar, fosite.ErrLoginRequired.WithHintf("The user must sign in (%s).", reason))
-		}
-		http.Redirect(w, r, p.path("/login?tx="+url.QueryEscape(tx.ID)), http.StatusSeeOther)
-		return nil
-	}
+	sess, user, d := auth.sess, auth.user, auth.decision
 
 	c, err := p.store.GetClient(ctx, tx.ClientID)
 	if err != nil {
@@ -173,41 +161,17 @@ func (p *Provider) dispatch(w http.ResponseWriter, r *http.Request, tx storage.L
 	if len(ar.GetGrantedAudience()) == 0 {
 		ar.GrantAudience(c.ID)
 	}
-	session := p.newUserSession(user, *sess, ar.GetGrantedScopes(), tx.CreatedAt, ar.GetClient().GetID())
+	session := p.newUserSession(user, *sess, d, ar.GetGrantedScopes(), tx.CreatedAt, ar.GetClient().GetID())
 	resp, err := p.oauth.NewAuthorizeResponse(withAlg(ctx, c.IDTokenSigningAlg), ar, session)
 	if err != nil {
 		return p.authorizeError(w, r, ar, err)
 	}
 	resp.AddParameter("iss", p.issuer) // RFC 9207
-	p.audit(r, "authorize.granted", user.ID, c.ID, map[string]string{"scope": strings.Join(ar.GetGrantedScopes(), " ")})
+	p.audit(r, "authorize.granted", user.ID, c.ID, map[string]string{
+		"scope": strings.Join(ar.GetGrantedScopes(), " "), "acr": d.ACR, "amr": strings.Join(d.AMR, " "),
+	})
 	p.oauth.WriteAuthorizeResponse(ctx, w, ar, resp)
 	return nil
-}
-
-// needsLogin says why the user must (re-)authenticate, or "" if not.
-func (p *Provider) needsLogin(sess *storage.Session, tx storage.LoginTx, form url.Values, prompts []string) string {
-	if sess == nil {
-		return "no session"
-	}
-	// Compare in whole seconds, as auth_time is published and as fosite's
-	// validator compares it.
-	authTime := sess.AuthTime.Truncate(time.Second)
-	requested := tx.CreatedAt.Truncate(time.Second)
-	if slices.Contains(prompts, "login") && authTime.Before(requested) {
-		return "prompt=login"
-	}
-	if v := form.Get("max_age"); v != "" {
-		if maxAge, err := strconv.ParseInt(v, 10, 64); err == nil && maxAge >= 0 &&
-			authTime.Add(time.Duration(maxAge)*time.Second).Before(requested) {
-			return "max_age"
-		}
-	}
-	if hint := form.Get("id_token_hint"); hint != "" {
-		if sub := p.hintSubject(hint); sub != "" && sub != sess.UserID {
-			return "id_token_hint names another user"
-		}
-	}
-	return ""
 }
 
 // hintSubject returns the subject of an id_token we signed (expired ones

@@ -13,6 +13,7 @@ import (
 	"github.com/gorilla/sessions"
 
 	"github.com/latchkey/latchkey/idp/storage"
+	"github.com/latchkey/latchkey/mfa"
 )
 
 // browserSessions keeps the browser session in the store and only a random
@@ -91,20 +92,34 @@ func (b *browserSessions) current(r *http.Request) (*storage.Session, error) {
 	return &s, nil
 }
 
-// start creates a new session after a successful sign-in. The id is always
-// new (renewed at sign-in, against fixation) and the previous session of
-// this browser, if any, is ended.
-func (b *browserSessions) start(w http.ResponseWriter, r *http.Request, previous *storage.Session, userID string, amr []string, acr string) (storage.Session, error) {
+// start creates a new session after a successful first factor. The id is
+// always new (renewed at sign-in, against fixation) and the previous session
+// of this browser, if any, is ended.
+func (b *browserSessions) start(w http.ResponseWriter, r *http.Request, previous *storage.Session, userID string, proofs []mfa.Proof, pol mfa.Policy) (storage.Session, error) {
+	now := b.now().UTC()
+	s := storage.Session{UserID: userID, AuthTime: now, CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(b.life.Session)}
+	s.Factors, s.AMR, s.ACR = encodeProofs(proofs, pol)
+	return b.issue(w, r, s, previous)
+}
+
+// elevate replaces a session by one holding more proofs, under a new id:
+// OWASP's rule to renew the id whenever the privilege level changes. The
+// session keeps its sign-in time and absolute expiry.
+func (b *browserSessions) elevate(w http.ResponseWriter, r *http.Request, old *storage.Session, proofs []mfa.Proof, pol mfa.Policy) (storage.Session, error) {
+	s := *old
+	s.LastSeenAt = b.now().UTC()
+	s.Factors, s.AMR, s.ACR = encodeProofs(proofs, pol)
+	return b.issue(w, r, s, old)
+}
+
+// issue stores s under a fresh random id, ends previous and sets the cookie.
+func (b *browserSessions) issue(w http.ResponseWriter, r *http.Request, s storage.Session, previous *storage.Session) (storage.Session, error) {
 	rawBytes := make([]byte, 32)
 	if _, err := rand.Read(rawBytes); err != nil {
 		return storage.Session{}, fmt.Errorf("start session: %w", err)
 	}
 	raw := base64.RawURLEncoding.EncodeToString(rawBytes)
-	now := b.now().UTC()
-	s := storage.Session{
-		ID: hashSessionID(raw), UserID: userID, AuthTime: now, AMR: amr, ACR: acr,
-		CreatedAt: now, LastSeenAt: now, ExpiresAt: now.Add(b.life.Session),
-	}
+	s.ID = hashSessionID(raw)
 	if err := b.store.CreateSession(r.Context(), s); err != nil {
 		return storage.Session{}, fmt.Errorf("start session: %w", err)
 	}

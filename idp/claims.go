@@ -7,7 +7,11 @@ import (
 	"github.com/ory/fosite/token/jwt"
 
 	"github.com/latchkey/latchkey/idp/storage"
+	"github.com/latchkey/latchkey/mfa"
 )
+
+// ACRPassword is the acr of a one-factor sign-in.
+const ACRPassword = string(mfa.LevelPwd)
 
 // claimsSupported is advertised in discovery; userClaims never emits others.
 var claimsSupported = []string{
@@ -18,18 +22,22 @@ var claimsSupported = []string{
 // newUserSession builds the fosite session of a grant: id_token claims and
 // the claims of the JWT access token. Both carry acr, amr and auth_time so
 // an API can check assurance without calling back.
-func (p *Provider) newUserSession(u storage.User, bs storage.Session, scopes []string, requestedAt time.Time, clientID string) *Session {
+//
+// acr, amr and auth_time come from the policy engine's decision, not from
+// the session: the decision knows which proofs satisfied this request (a
+// session may hold stale ones that max_age excluded).
+func (p *Provider) newUserSession(u storage.User, bs storage.Session, d mfa.Decision, scopes []string, requestedAt time.Time, clientID string) *Session {
 	s := newSession()
 	s.Subject = u.ID
 	s.Username = u.Email
-	authTime := bs.AuthTime.UTC().Truncate(time.Second)
+	authTime := d.AuthTime.UTC().Truncate(time.Second)
 	c := s.DefaultSession.Claims
 	c.Issuer = p.issuer
 	c.Subject = u.ID
 	c.AuthTime = authTime
 	c.RequestedAt = requestedAt.UTC().Truncate(time.Second)
-	c.AuthenticationContextClassReference = bs.ACR
-	c.AuthenticationMethodsReferences = bs.AMR
+	c.AuthenticationContextClassReference = d.ACR
+	c.AuthenticationMethodsReferences = d.AMR
 	c.Extra = map[string]interface{}{"sid": bs.ID}
 	for k, v := range userClaims(u, scopes) {
 		if k != "sub" {
@@ -42,8 +50,8 @@ func (p *Provider) newUserSession(u storage.User, bs storage.Session, scopes []s
 		Extra: map[string]interface{}{
 			"client_id": clientID,
 			"auth_time": authTime.Unix(),
-			"acr":       bs.ACR,
-			"amr":       bs.AMR,
+			"acr":       d.ACR,
+			"amr":       d.AMR,
 			"sid":       bs.ID,
 		},
 	}

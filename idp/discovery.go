@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 
 	"github.com/latchkey/latchkey/idp/keys"
+	"github.com/latchkey/latchkey/mfa"
 )
 
 // buildDiscovery prepares the OpenID Provider metadata once at start-up: it
@@ -32,10 +34,10 @@ func (p *Provider) buildDiscovery() ([]byte, error) {
 		"introspection_endpoint_auth_methods_supported":  []string{"client_secret_basic", "client_secret_post"},
 		"code_challenge_methods_supported":               []string{"S256"},
 		"claims_supported":                               claimsSupported,
-		"claims_parameter_supported":                     false,
+		"claims_parameter_supported":                     true,
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,
-		"acr_values_supported":                           []string{ACRPassword},
+		"acr_values_supported":                           p.acrValuesSupported(),
 		"prompt_values_supported":                        []string{"none", "login", "consent"},
 		"ui_locales_supported":                           p.catalog.Languages(),
 		"claims_locales_supported":                       p.catalog.Languages(),
@@ -67,4 +69,19 @@ func (p *Provider) serveJWKS(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Cache-Control", "public, max-age=300")
 	_, err = w.Write(b)
 	return err
+}
+
+// acrValuesSupported lists the levels and the configured aliases, sorted
+// after the levels so the canonical names come first.
+func (p *Provider) acrValuesSupported() []string {
+	out := make([]string, 0, len(mfa.Levels))
+	for _, l := range mfa.Levels {
+		out = append(out, string(l))
+	}
+	var aliases []string
+	for a := range p.policies.defaults.Aliases {
+		aliases = append(aliases, a)
+	}
+	slices.Sort(aliases)
+	return append(out, aliases...)
 }

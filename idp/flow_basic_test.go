@@ -206,7 +206,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		"code_challenge_methods_supported":               []any{"S256"},
 		"authorization_response_iss_parameter_supported": true,
 		"response_types_supported":                       []any{"code"},
-		"acr_values_supported":                           []any{idp.ACRPassword},
+		"acr_values_supported":                           []any{idp.ACRPassword, "urn:latchkey:acr:mfa", "urn:latchkey:acr:phr"},
 		"id_token_signing_alg_values_supported":          []any{"ES256", "RS256"},
 	} {
 		if !reflect.DeepEqual(d[k], want) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/go-jose/go-jose/v3"
@@ -44,9 +45,19 @@ func newSession() *Session {
 }
 
 // GetJWTClaims implements oauth2.JWTSessionContainer.
+//
+// A session read back from the store has its numbers as float64 (JSON), and
+// go-jose's encoder writes large floats in exponent form (1.7e+09), which
+// RFC 7519 NumericDate readers expecting integers refuse; whole numbers go
+// back to int64 before signing.
 func (s *Session) GetJWTClaims() jwt.JWTClaimsContainer {
 	if s.AccessClaims == nil {
 		s.AccessClaims = &jwt.JWTClaims{}
+	}
+	for k, v := range s.AccessClaims.Extra {
+		if f, ok := v.(float64); ok && f == math.Trunc(f) && math.Abs(f) < 1<<53 {
+			s.AccessClaims.Extra[k] = int64(f)
+		}
 	}
 	return s.AccessClaims
 }

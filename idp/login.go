@@ -13,6 +13,7 @@ import (
 
 	"github.com/latchkey/latchkey/idp/storage"
 	"github.com/latchkey/latchkey/idp/web"
+	"github.com/latchkey/latchkey/mfa"
 )
 
 // loginPage is the data of templates/pages/login.html.
@@ -112,26 +113,53 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) error {
 		p.audit(r, "login.failed", u.ID, tx.ClientID, map[string]string{"ip": ip})
 		return p.renderLogin(w, r, tx, http.StatusUnauthorized, email, "error.invalid_credentials", "")
 	}
+	// Failed attempts against the account before this success are a risk
+	// signal the policy may answer with a second factor.
+	st := decodeTxState(tx)
+	if t, err := p.store.GetThrottle(ctx, acctKey); err != nil {
+		return fmt.Errorf("read throttle: %w", err)
+	} else if t.Failures >= velocityFailures && p.now().Sub(t.LastFailureAt) < time.Hour {
+		st.Risk.Velocity = true
+	}
 	if err := p.store.ResetThrottle(ctx, acctKey); err != nil {
 		return fmt.Errorf("reset throttle: %w", err)
+	}
+	pol, err := p.policies.get(ctx)
+	if err != nil {
+		return err
 	}
 	prev, err := p.sessions.current(r)
 	if err != nil {
 		return err
 	}
-	s, err := p.sessions.start(w, r, prev, u.ID, []string{"pwd"}, ACRPassword)
+	s, err := p.sessions.start(w, r, prev, u.ID, []mfa.Proof{{Factor: mfa.Password, At: p.now().UTC()}}, pol)
 	if err != nil {
 		return err
 	}
-	tx.UserID, tx.SessionID, tx.AuthenticatedAt = u.ID, s.ID, s.AuthTime
+	tx.UserID, tx.SessionID, tx.AuthenticatedAt, tx.State = u.ID, s.ID, s.AuthTime, st.encode()
 	if err := p.store.UpdateLoginTx(ctx, tx); err != nil {
-		if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
-			return web.NewError(http.StatusBadRequest, "error.login_expired", err)
-		}
-		return fmt.Errorf("update login transaction: %w", err)
+		return loginTxUpdateError(err)
 	}
 	p.metrics.signIns.WithLabelValues("succeeded").Inc()
 	p.audit(r, "login.succeeded", u.ID, tx.ClientID, map[string]string{"ip": ip, "amr": "pwd"})
+	return p.toResume(w, r, tx)
+}
+
+// velocityFailures failed attempts on an account within the hour before a
+// successful password make the sign-in risky.
+const velocityFailures = 3
+
+// loginTxUpdateError maps a failed transaction update: completed or expired
+// meanwhile is the user's "start again", anything else is ours.
+func loginTxUpdateError(err error) error {
+	if errors.Is(err, storage.ErrConflict) || errors.Is(err, storage.ErrNotFound) {
+		return web.NewError(http.StatusBadRequest, "error.login_expired", err)
+	}
+	return fmt.Errorf("update login transaction: %w", err)
+}
+
+// toResume sends the browser back to the dispatcher.
+func (p *Provider) toResume(w http.ResponseWriter, r *http.Request, tx storage.LoginTx) error {
 	http.Redirect(w, r, p.path("/authorize/resume?tx="+url.QueryEscape(tx.ID)), http.StatusSeeOther)
 	return nil
 }

@@ -8,11 +8,16 @@
 //	GET|POST /authorize            parse with fosite, persist a transaction, dispatch
 //	GET  /authorize/resume?tx=ID   dispatch again after a step
 //	GET|POST /login?tx=ID          first factor (password)
+//	GET|POST /mfa?tx=ID            second factor the policy engine chose
+//	GET|POST /mfa/enrol?tx=ID      first-time enrolment of a second factor
 //	GET|POST /consent?tx=ID        consent for third-party clients
 //
 // The dispatcher decides the next step from stored state only (browser
-// session, transaction, consent): sign in, consent, or issue the response.
-// Every step returns to it, so step-up factors plug in as more steps.
+// session and its proofs, transaction, consent) and the policy engine
+// (package mfa): sign in, a second factor, enrolment, consent, or the
+// response. Every step returns to it, so step-up is not a special case: a
+// session that is not strong or fresh enough for a request gets the missing
+// step.
 package idp
 
 import (
@@ -39,12 +44,11 @@ import (
 	"github.com/latchkey/latchkey/idp/secretbox"
 	"github.com/latchkey/latchkey/idp/storage"
 	"github.com/latchkey/latchkey/idp/web"
+	"github.com/latchkey/latchkey/mfa"
+	"github.com/latchkey/latchkey/mfa/recovery"
 	"github.com/latchkey/latchkey/static"
 	"github.com/latchkey/latchkey/templates"
 )
-
-// ACRPassword is the assurance level of a password-only sign-in.
-const ACRPassword = "urn:latchkey:acr:pwd"
 
 // Lifetimes of what the provider issues.
 type Lifetimes struct {
@@ -83,9 +87,15 @@ type Options struct {
 	// templates from TemplatesDir on every render.
 	Dev          bool
 	TemplatesDir string
-	Logger       *slog.Logger
-	Metrics      *Metrics
-	Now          func() time.Time
+	// Policy is the MFA policy's default; a policy saved in the store
+	// overrides it field by field.
+	Policy mfa.Policy
+	// AppName names the service in authenticator apps ("Latchkey" if
+	// empty).
+	AppName string
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
 }
 
 // Provider serves the OpenID Provider's routes.
@@ -112,6 +122,11 @@ type Provider struct {
 	errPages  web.ErrorRenderer
 	discovery []byte
 	basePath  string
+
+	policies     *policySource
+	secrets      *secretbox.Box
+	recoveryHash *recovery.Hasher
+	appName      string
 }
 
 // New composes the provider.
@@ -149,6 +164,14 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, err
 	}
+	factorKey, err := derive("factor-secrets")
+	if err != nil {
+		return nil, err
+	}
+	recoveryKey, err := derive("recovery-codes")
+	if err != nil {
+		return nil, err
+	}
 
 	p := &Provider{
 		issuer: strings.TrimSuffix(o.Issuer, "/"), store: o.Store, keys: o.Keys, passwords: o.Passwords,
@@ -157,6 +180,17 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 		basePath: strings.TrimSuffix(issuerURL.Path, "/"),
 	}
 	p.signer = &signer{keys: o.Keys, defaultAlg: o.DefaultAlg}
+	p.policies = &policySource{store: o.Store, defaults: o.Policy, now: o.Now}
+	if p.secrets, err = secretbox.New(factorKey); err != nil {
+		return nil, fmt.Errorf("new provider: %w", err)
+	}
+	if p.recoveryHash, err = recovery.NewHasher(recoveryKey); err != nil {
+		return nil, fmt.Errorf("new provider: %w", err)
+	}
+	p.appName = o.AppName
+	if p.appName == "" {
+		p.appName = "Latchkey"
+	}
 	p.config, p.oauth = compose(p, hmacSecret)
 	p.sessions = newBrowserSessions(o.Store, cookieHash, cookieBlock, p.secure, o.Lifetimes, o.Now, p.basePath)
 	p.csrf = web.NewCSRF(csrfKey, p.secure)
@@ -169,7 +203,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if o.Dev {
 		devDir = o.TemplatesDir
 	}
-	p.renderer, err = web.NewRenderer(templates.FS, p.catalog, []string{"login", "consent", "logout", "error"}, devDir)
+	p.renderer, err = web.NewRenderer(templates.FS, p.catalog, []string{"login", "consent", "logout", "error", "mfa", "enrol_totp", "notice", "account"}, devDir)
 	if err != nil {
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
@@ -201,6 +235,9 @@ func validateOptions(o Options) error {
 	l := o.Lifetimes
 	if l.AccessToken <= 0 || l.IDToken <= 0 || l.AuthorizeCode <= 0 || l.Session <= 0 || l.Login <= 0 {
 		errs = append(errs, errors.New("every lifetime must be positive"))
+	}
+	if err := o.Policy.Validate(); err != nil {
+		errs = append(errs, fmt.Errorf("mfa policy: %w", err))
 	}
 	if o.DefaultAlg != keys.ES256 && o.DefaultAlg != keys.RS256 {
 		errs = append(errs, fmt.Errorf("default algorithm %q: want ES256 or RS256", o.DefaultAlg))

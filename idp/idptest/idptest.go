@@ -30,6 +30,7 @@ import (
 	"github.com/latchkey/latchkey/idp/storage"
 	"github.com/latchkey/latchkey/idp/storage/sqlite"
 	"github.com/latchkey/latchkey/idp/web"
+	"github.com/latchkey/latchkey/mfa"
 )
 
 // CheapParams are the cheapest Argon2id parameters password.NewHasher
@@ -112,6 +113,11 @@ func WithProviderOptions(f func(*idp.Options)) Option {
 // WithKeyOptions edits the keys.Options of the key manager.
 func WithKeyOptions(f func(*keys.Options)) Option {
 	return func(c *config) { c.keyOpts = append(c.keyOpts, f) }
+}
+
+// WithPolicy sets the default MFA policy (mfa.DefaultPolicy() otherwise).
+func WithPolicy(pol mfa.Policy) Option {
+	return WithProviderOptions(func(o *idp.Options) { o.Policy = pol })
 }
 
 // WithSecretKey sets the master key (default: 32 random bytes). Two Envs
@@ -197,7 +203,7 @@ func New(t testing.TB, opts ...Option) *Env {
 	o := idp.Options{
 		Issuer: issuer, Store: st, Keys: km, Passwords: hasher, SecretKey: c.secretKey,
 		DefaultAlg: keys.ES256, Lifetimes: DefaultLifetimes(), Throttle: DefaultThrottle(),
-		Dev: true, Logger: logger, Now: c.clock.Now,
+		Dev: true, Logger: logger, Now: c.clock.Now, Policy: mfa.DefaultPolicy(),
 	}
 	for _, f := range c.provider {
 		f(&o)
