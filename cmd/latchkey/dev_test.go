@@ -128,6 +128,17 @@ func TestDevSignInThroughDemoApp(t *testing.T) {
 		}
 	}
 
+	// The demo's step-up link asks for two factors; the demo user has none
+	// yet, so Latchkey offers to set up an authenticator app.
+	resp, err = c.Get(base + "/demo/login?acr=mfa")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	if resp.Request.URL.Path != "/mfa/enrol" || !strings.Contains(body, `class="secret"`) {
+		t.Fatalf("step-up from the demo: %s (%d), want the authenticator set-up page", resp.Request.URL, resp.StatusCode)
+	}
+
 	// The demo's sign-out goes through RP-initiated logout and back.
 	resp, err = c.Get(base + "/demo/logout")
 	if err != nil {

@@ -105,6 +105,13 @@ func (a *App) login(w http.ResponseWriter, r *http.Request) {
 	if l := r.URL.Query().Get("prompt"); l == "login" || l == "consent" {
 		opts = append(opts, oauth2.SetAuthURLParam("prompt", l))
 	}
+	// Step-up: ask for a level, as an app does before a sensitive action.
+	switch r.URL.Query().Get("acr") {
+	case "mfa":
+		opts = append(opts, oauth2.SetAuthURLParam("acr_values", "urn:latchkey:acr:mfa"))
+	case "phr":
+		opts = append(opts, oauth2.SetAuthURLParam("acr_values", "urn:latchkey:acr:phr"))
+	}
 	http.Redirect(w, r, cfg.AuthCodeURL(f.State, opts...), http.StatusFound)
 }
 
@@ -193,9 +200,11 @@ var page = template.Must(template.New("demo").Parse(`<!doctype html>
 {{if .Error}}<p role="alert" class="error">{{.Error}}</p>{{end}}
 {{if .Claims}}<p>Signed in through Latchkey. The id_token says:</p>
 <pre tabindex="0">{{.Claims}}</pre>
-<p><a class="button" href="/demo/login?prompt=login">Sign in again</a> <a href="/demo/logout">Sign out</a></p>
+<p><a class="button" href="/demo/login?acr=mfa">Step up to two factors (acr_values=urn:latchkey:acr:mfa)</a></p>
+<p><a class="button" href="/demo/login?prompt=login">Sign in again</a> · <a href="/account">Your Latchkey account</a> · <a href="/demo/logout">Sign out</a></p>
 {{else}}<p>This app signs you in through Latchkey with the OpenID Connect code flow (PKCE, state, nonce).</p>
-<p><a class="button" href="/demo/login">Sign in with Latchkey</a></p>{{end}}
+<p><a class="button" href="/demo/login">Sign in with Latchkey</a></p>
+<p><a class="button" href="/demo/login?acr=mfa">Sign in with two factors</a></p>{{end}}
 </main></body></html>`))
 
 func (a *App) home(w http.ResponseWriter, r *http.Request) {
