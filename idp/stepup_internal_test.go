@@ -1,12 +1,15 @@
 package idp
 
 import (
+	"context"
 	"net/url"
+	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
 
 	"github.com/latchkey/latchkey/idp/storage"
+	"github.com/latchkey/latchkey/idp/storage/sqlite"
 	"github.com/latchkey/latchkey/mfa"
 )
 
@@ -116,5 +119,51 @@ func TestBrowserLabel(t *testing.T) {
 		if got := browserLabel(ua); got != want {
 			t.Errorf("browserLabel(%q) = %q, want %q", ua, got, want)
 		}
+	}
+}
+
+func TestPolicySource(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "p.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	src := &policySource{store: st, defaults: mfa.DefaultPolicy(), now: func() time.Time { return now }}
+
+	got, err := src.get(ctx)
+	if err != nil || !reflect.DeepEqual(got, mfa.DefaultPolicy()) {
+		t.Fatalf("nothing stored: %+v %v, want the defaults", got, err)
+	}
+	// A stored document overrides field by field, seen after the refresh.
+	if err := st.SavePolicy(ctx, storage.Policy{Data: []byte(`{"require_enrolment":true}`), UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := src.get(ctx); got.RequireEnrolment {
+		t.Error("the cached policy changed before the refresh interval")
+	}
+	now = now.Add(policyRefresh)
+	got, err = src.get(ctx)
+	if err != nil || !got.RequireEnrolment || got.Limits != mfa.DefaultPolicy().Limits {
+		t.Errorf("stored over defaults: %+v %v", got, err)
+	}
+	// An invalid stored policy fails closed instead of weakening sign-in.
+	if err := st.SavePolicy(ctx, storage.Policy{Data: []byte(`{"limits":{"max_attempts":0}}`), UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(policyRefresh)
+	if _, err := src.get(ctx); err == nil {
+		t.Error("an invalid stored policy was used")
+	}
+	if err := st.SavePolicy(ctx, storage.Policy{Data: []byte(`not json`), UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add(policyRefresh)
+	if _, err := src.get(ctx); err == nil {
+		t.Error("an unreadable stored policy was used")
 	}
 }

@@ -55,6 +55,7 @@ func commands() map[string]command {
 		"dev":      {"run with the embedded store, a demo user and a demo app at /demo", cmdDev},
 		"keys":     {"manage signing keys (rotate, list)", cmdKeys},
 		"consents": {"list or revoke what users allowed third-party clients", cmdConsents},
+		"policy":   {"show or store the MFA policy shared by every node", cmdPolicy},
 		"migrate":  {"apply pending database migrations and print the schema version", cmdMigrate},
 		"clients":  {"manage OAuth clients (create, list, delete)", cmdClients},
 		"users":    {"manage users (create, list, delete)", cmdUsers},
