@@ -160,6 +160,37 @@ type Store interface {
 	// ErrConflict. ErrNotFound if the user has no such code (used or not).
 	UseRecoveryCode(ctx context.Context, userID, hash string, now time.Time) error
 
+	// Passkeys (WebAuthn credentials). Credential ids are unique across all
+	// users.
+	CreatePasskey(ctx context.Context, c Passkey) error // ErrConflict if the credential id exists
+	// ListPasskeys returns a user's passkeys, oldest first.
+	ListPasskeys(ctx context.Context, userID string) ([]Passkey, error)
+	// GetPasskey finds a passkey by credential id (discoverable sign-in
+	// learns the user from it). ErrNotFound if absent.
+	GetPasskey(ctx context.Context, credentialID []byte) (Passkey, error)
+	// UsePasskey records a verified assertion of the user's credential:
+	// SignCount = signCount, BackedUp = backedUp, LastUsedAt = now. It is
+	// the clone check: when either the stored count or signCount is
+	// non-zero, signCount must be greater than the stored count, else the
+	// record is left unchanged and the result is ErrConflict (of many
+	// concurrent callers with the same count exactly one gets nil).
+	// Authenticators that never count (both zero) always pass. ErrNotFound
+	// if the credential does not exist for that user.
+	UsePasskey(ctx context.Context, userID string, credentialID []byte, signCount uint32, backedUp bool, now time.Time) error
+	// RenamePasskey sets the user-given name; ErrNotFound if absent.
+	RenamePasskey(ctx context.Context, userID string, credentialID []byte, name string) error
+	// DeletePasskey removes one of the user's passkeys; ErrNotFound if
+	// absent.
+	DeletePasskey(ctx context.Context, userID string, credentialID []byte) error
+
+	// WebAuthn ceremony state, kept on the server: single use, short-lived.
+	CreateCeremony(ctx context.Context, c Ceremony) error // ErrConflict if the id exists
+	// TakeCeremony returns the ceremony and deletes it in one step: of many
+	// concurrent callers exactly one gets it, the others ErrNotFound.
+	// Expired ceremonies are ErrNotFound.
+	TakeCeremony(ctx context.Context, id string, now time.Time) (Ceremony, error)
+	DeleteExpiredCeremonies(ctx context.Context, now time.Time) (int64, error)
+
 	// Remembered browsers: a cookie that stands in for the second factor.
 	// The ID given to the store is a hash of the cookie value.
 	CreateRememberedBrowser(ctx context.Context, b RememberedBrowser) error // ErrConflict if the id exists
@@ -386,4 +417,45 @@ type RememberedBrowser struct {
 type Policy struct {
 	Data      []byte // JSON, opaque to the store
 	UpdatedAt time.Time
+}
+
+// Passkey is one WebAuthn credential of a user.
+type Passkey struct {
+	CredentialID []byte
+	UserID       string
+	// Name is what the user called it ("Work laptop").
+	Name string
+	// PublicKey is the COSE-encoded credential public key.
+	PublicKey       []byte
+	AttestationType string
+	AAGUID          []byte
+	SignCount       uint32
+	Transports      []string
+	// UserVerified: the registration verified the user (PIN, biometric).
+	UserVerified bool
+	// BackupEligible (BE) and BackedUp (BS) flags: a synced passkey can
+	// survive the loss of a device; a device-bound one cannot.
+	BackupEligible bool
+	BackedUp       bool
+	CreatedAt      time.Time
+	LastUsedAt     time.Time
+}
+
+// Ceremony is the server-side state of one WebAuthn registration or
+// assertion.
+type Ceremony struct {
+	ID string
+	// Kind: "register", "login" (discoverable, no user yet) or "assert"
+	// (a known user's second factor).
+	Kind string
+	// UserID is empty for a discoverable sign-in.
+	UserID string
+	// TxID binds the ceremony to a login transaction (empty on the account
+	// page).
+	TxID string
+	// Data is the WebAuthn library's session data (JSON); opaque to the
+	// store.
+	Data      []byte
+	CreatedAt time.Time
+	ExpiresAt time.Time
 }
