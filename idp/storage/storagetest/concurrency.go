@@ -203,6 +203,80 @@ var concurrencyTests = []subtest{
 		}
 		equal(t, "new set", codes(t, s, "u1"), unused("u1", at(time.Hour), "new-1", "new-2"))
 	}},
+	{"PasskeyCounterUsedOnce", func(t *testing.T, s storage.Store) {
+		// One assertion replayed, or a cloned authenticator racing the
+		// real one with the same counter: the count is accepted once.
+		withUser(t, s, "u1")
+		must(t, "CreatePasskey", s.CreatePasskey(ctx(t), fullPasskey(credA, "u1", base)))
+		errs := race(func(i int) error {
+			return s.UsePasskey(ctx(t), "u1", credA, 8, i%2 == 0, at(time.Duration(i)*time.Millisecond))
+		})
+		oneWinner(t, "UsePasskey", errs)
+		got := getPasskey(t, s, credA)
+		equal(t, "SignCount", got.SignCount, uint32(8))
+		// The winner's assertion went in, whole.
+		winner := slices.IndexFunc(errs, func(err error) bool { return err == nil })
+		sameTime(t, "LastUsedAt", got.LastUsedAt, at(time.Duration(winner)*time.Millisecond))
+		equal(t, "BackedUp", got.BackedUp, winner%2 == 0)
+	}},
+	{"PasskeyCountersNeverGoBack", func(t *testing.T, s storage.Store) {
+		// Racers with different counts: whatever the order, the highest is
+		// accepted and is the one left recorded.
+		withUser(t, s, "u1")
+		must(t, "CreatePasskey", s.CreatePasskey(ctx(t), fullPasskey(credA, "u1", base)))
+		errs := race(func(i int) error {
+			return s.UsePasskey(ctx(t), "u1", credA, uint32(100+i), true, base)
+		})
+		for i, err := range errs {
+			if err != nil && !errors.Is(err, storage.ErrConflict) {
+				t.Errorf("racer %d: %v", i, err)
+			}
+		}
+		must(t, "highest count", errs[racers-1])
+		equal(t, "SignCount", getPasskey(t, s, credA).SignCount, uint32(100+racers-1))
+	}},
+	{"PasskeyWithoutCounterAlwaysPasses", func(t *testing.T, s storage.Store) {
+		// Both zero is no clone signal: concurrent sign-ins with a synced
+		// passkey all succeed.
+		withUser(t, s, "u1")
+		p := fullPasskey(credA, "u1", base)
+		p.SignCount = 0
+		must(t, "CreatePasskey", s.CreatePasskey(ctx(t), p))
+		errs := race(func(int) error {
+			return s.UsePasskey(ctx(t), "u1", credA, 0, true, base)
+		})
+		for i, err := range errs {
+			must(t, fmt.Sprint("racer ", i), err)
+		}
+	}},
+	{"CeremonyTakenOnce", func(t *testing.T, s storage.Store) {
+		// The browser's answer posted twice, or by two tabs: one of them
+		// gets the challenge.
+		withUser(t, s, "u1")
+		want := fullCeremony("c1", "u1")
+		must(t, "CreateCeremony", s.CreateCeremony(ctx(t), want))
+		got := make([]storage.Ceremony, racers)
+		errs := race(func(i int) error {
+			var err error
+			got[i], err = s.TakeCeremony(ctx(t), "c1", base)
+			return err
+		})
+		wins := 0
+		for i, err := range errs {
+			switch {
+			case err == nil:
+				wins++
+				equal(t, "taken ceremony", got[i], want)
+			case errors.Is(err, storage.ErrNotFound):
+				noDriverError(t, "TakeCeremony", err)
+			default:
+				t.Errorf("racer %d: %v", i, err)
+			}
+		}
+		if wins != 1 {
+			t.Fatalf("TakeCeremony: %d winners, want exactly 1", wins)
+		}
+	}},
 	{"UniqueEmail", func(t *testing.T, s storage.Store) {
 		errs := race(func(i int) error {
 			return s.CreateUser(ctx(t), fullUser(fmt.Sprint("u", i), "same@example.com"))

@@ -17,17 +17,23 @@
 //   - Missing records are storage.ErrNotFound, taken keys and used-up
 //     single-use records storage.ErrConflict, both matched with errors.Is,
 //     and no driver error type is anywhere in an error's chain.
-//   - Sessions, login transactions and remembered browsers whose ExpiresAt
-//     is not after now are gone (a remembered browser cannot be touched
-//     either); tokens are garbage once ExpiresAt is before now.
-//   - Sessions, consents, TOTP credentials, recovery codes and remembered
-//     browsers belong to their user (and consents to their client): creating
-//     one for a missing user or client is ErrNotFound, deleting the user or
-//     client deletes them, and a method given another user's id treats the
-//     record as missing.
+//   - Sessions, login transactions, remembered browsers and WebAuthn
+//     ceremonies whose ExpiresAt is not after now are gone (a remembered
+//     browser cannot be touched either); tokens are garbage once ExpiresAt
+//     is before now.
+//   - Sessions, consents, TOTP credentials, recovery codes, remembered
+//     browsers, passkeys and ceremonies belong to their user (and consents
+//     to their client): creating one for a missing user or client is
+//     ErrNotFound, deleting the user or client deletes them, and a method
+//     given another user's id treats the record as missing. A ceremony may
+//     have no user (discoverable sign-in).
+//   - Passkey credential ids are raw bytes (zero bytes included, 1 to 1023
+//     of them), unique across users, matched byte for byte, and in byte
+//     order where they break a tie in a list.
 //   - Every single-use rule (authorization code, refresh token, login
-//     transaction, TOTP time step, recovery code) has exactly one winner
-//     among 20 concurrent callers, and 20 concurrent failures count 20.
+//     transaction, TOTP time step, recovery code, passkey sign counter,
+//     ceremony) has exactly one winner among 20 concurrent callers, and 20
+//     concurrent failures count 20.
 package storagetest
 
 import (
@@ -64,6 +70,8 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"RecoveryCodes", recoveryCodeTests},
 		{"RememberedBrowsers", browserTests},
 		{"Policy", policyTests},
+		{"Passkeys", passkeyTests},
+		{"Ceremonies", ceremonyTests},
 		{"Concurrency", concurrencyTests},
 	}
 	for _, g := range groups {

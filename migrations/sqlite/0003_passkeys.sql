@@ -1,0 +1,50 @@
+-- 0003: passkeys (issue 4). WebAuthn credentials, and the server-side state
+-- of each WebAuthn ceremony (registration or assertion) between the
+-- options the browser gets and the answer it sends back.
+--
+-- Same conventions as 0001.
+
+-- credential_id is the authenticator's id, raw bytes: unique across all
+-- users, since discoverable sign-in learns the user from it. WebAuthn caps
+-- it at 1023 bytes. sign_count is the authenticator's unsigned 32-bit
+-- counter; the clone check is one conditional UPDATE on it. transports is a
+-- JSON list.
+CREATE TABLE passkeys (
+    credential_id    BLOB    NOT NULL PRIMARY KEY
+                             CHECK (length(credential_id) BETWEEN 1 AND 1023),
+    user_id          TEXT    NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    name             TEXT    NOT NULL,
+    public_key       BLOB    NOT NULL,
+    attestation_type TEXT    NOT NULL,
+    aaguid           BLOB    NOT NULL,
+    sign_count       INTEGER NOT NULL CHECK (sign_count BETWEEN 0 AND 4294967295),
+    transports       TEXT    NOT NULL,
+    user_verified    INTEGER NOT NULL CHECK (user_verified IN (0, 1)),
+    backup_eligible  INTEGER NOT NULL CHECK (backup_eligible IN (0, 1)),
+    backed_up        INTEGER NOT NULL CHECK (backed_up IN (0, 1)),
+    created_at       INTEGER NOT NULL,
+    last_used_at     INTEGER
+) STRICT;
+
+CREATE INDEX passkeys_user_id ON passkeys (user_id);
+
+-- One row per ceremony in flight, taken (deleted) by the answer: single
+-- use. user_id is NULL for a discoverable sign-in, where no user is known
+-- yet; otherwise a deleted user's ceremonies go with the user. tx_id is
+-- the login transaction ('' on the account page), without a foreign key:
+-- the sweeper may remove a transaction while its ceremony is in flight,
+-- and whoever takes the ceremony checks the transaction anyway.
+-- data is the WebAuthn library's session data, byte for byte.
+CREATE TABLE ceremonies (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    kind       TEXT    NOT NULL,
+    user_id    TEXT    REFERENCES users (id) ON DELETE CASCADE,
+    tx_id      TEXT    NOT NULL,
+    data       BLOB    NOT NULL,
+    created_at INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL
+) STRICT;
+
+CREATE INDEX ceremonies_expires_at ON ceremonies (expires_at);
+-- The cascade from users looks ceremonies up by user.
+CREATE INDEX ceremonies_user_id ON ceremonies (user_id);
