@@ -47,6 +47,18 @@ type accountPage struct {
 	HasSecondStep bool
 	// Base is the issuer's path prefix for form actions.
 	Base string
+	// Passkeys, and where to add one (empty when passkeys are off).
+	Passkeys   []passkeyRow
+	AddPasskey string
+	// DeviceBound: the user's passkeys are all tied to one device and
+	// nothing else could bring them back in.
+	DeviceBound bool
+}
+
+type passkeyRow struct {
+	ID, Name        string
+	Added, LastUsed string
+	Synced          bool
 }
 
 type totpRow struct {
@@ -90,14 +102,27 @@ func (p *Provider) accountSession(w http.ResponseWriter, r *http.Request) (*stor
 // stepUpLevel is what changing factors needs: mfa once the user has a
 // second factor, else a fresh password.
 func (p *Provider) stepUpLevel(ctx context.Context, userID string) (mfa.Level, error) {
-	creds, err := p.store.ListTOTP(ctx, userID)
+	n, err := p.secondFactors(ctx, userID)
 	if err != nil {
-		return mfa.LevelNone, fmt.Errorf("list totp: %w", err)
+		return mfa.LevelNone, err
 	}
-	if confirmedTOTP(creds) > 0 {
+	if n > 0 {
 		return mfa.LevelMFA, nil
 	}
 	return mfa.LevelPwd, nil
+}
+
+// secondFactors counts the user's authenticator apps and passkeys.
+func (p *Provider) secondFactors(ctx context.Context, userID string) (int, error) {
+	creds, err := p.store.ListTOTP(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("list totp: %w", err)
+	}
+	keys, err := p.store.ListPasskeys(ctx, userID)
+	if err != nil {
+		return 0, fmt.Errorf("list passkeys: %w", err)
+	}
+	return confirmedTOTP(creds) + len(keys), nil
 }
 
 // freshStepUp reports whether the session proved the needed level within
@@ -146,13 +171,13 @@ func (p *Provider) account(w http.ResponseWriter, r *http.Request) error {
 // userEvents are the audit events the account page lists.
 var userEvents = []string{
 	"login.succeeded", "login.failed", "login.throttled", "mfa.failed", "mfa.locked", "mfa.enrolled",
-	"mfa.removed", "mfa.replay_refused", "recovery_code.used", "recovery_codes.generated",
+	"mfa.removed", "mfa.replay_refused", "passkey.clone_suspected", "recovery_code.used", "recovery_codes.generated",
 	"remembered_browser.created", "remembered_browser.revoked", "consent.granted", "consent.revoked",
 	"token.code_reuse", "token.refresh_reuse",
 }
 
 // accountFlashes are the confirmations the page can show after an action.
-var accountFlashes = []string{"totp_added", "totp_removed", "browser_forgotten", "browsers_forgotten", "consent_revoked"}
+var accountFlashes = []string{"totp_added", "totp_removed", "passkey_added", "passkey_removed", "browser_forgotten", "browsers_forgotten", "consent_revoked"}
 
 func (p *Provider) accountData(w http.ResponseWriter, r *http.Request, sess *storage.Session, u storage.User) (accountPage, error) {
 	ctx := r.Context()
@@ -185,7 +210,21 @@ func (p *Provider) accountData(w http.ResponseWriter, r *http.Request, sess *sto
 		d.CodesTotal = len(codes)
 	}
 	d.CodesLow = len(codes) > 0 && d.CodesLeft <= lowRecoveryCodes
-	d.HasSecondStep = len(d.TOTP) > 0
+	keys, err := p.store.ListPasskeys(ctx, u.ID)
+	if err != nil {
+		return d, fmt.Errorf("list passkeys: %w", err)
+	}
+	for _, k := range keys {
+		d.Passkeys = append(d.Passkeys, passkeyRow{ID: fmt.Sprintf("%x", k.CredentialID), Name: k.Name,
+			Added: date(k.CreatedAt), LastUsed: date(k.LastUsedAt), Synced: k.BackedUp})
+	}
+	if p.passkeys != nil {
+		d.AddPasskey = p.path("/account/passkey")
+	}
+	if d.DeviceBound, err = p.needsRecoveryPath(r, u.ID); err != nil {
+		return d, err
+	}
+	d.HasSecondStep = len(d.TOTP) > 0 || len(d.Passkeys) > 0
 	pol, err := p.policies.get(ctx)
 	if err != nil {
 		return d, err
@@ -326,19 +365,27 @@ func (p *Provider) accountTOTPRemove(w http.ResponseWriter, r *http.Request) err
 		return fmt.Errorf("delete totp: %w", err)
 	}
 	p.audit(r, "mfa.removed", u.ID, "", map[string]string{"factor": string(mfa.TOTP), "credential": id})
-	creds, err := p.store.ListTOTP(ctx, u.ID)
-	if err != nil {
-		return fmt.Errorf("list totp: %w", err)
-	}
-	if confirmedTOTP(creds) == 0 {
-		if err := p.store.ReplaceRecoveryCodes(ctx, u.ID, nil, p.now().UTC()); err != nil {
-			return fmt.Errorf("void recovery codes: %w", err)
-		}
-		if _, err := p.store.DeleteUserRememberedBrowsers(ctx, u.ID); err != nil {
-			return fmt.Errorf("forget browsers: %w", err)
-		}
+	if err := p.afterFactorRemoved(r, u.ID); err != nil {
+		return err
 	}
 	return p.accountDone(w, r, "totp_removed")
+}
+
+// afterFactorRemoved: once the last second factor is gone, the recovery
+// codes and remembered browsers that stood beside it go too.
+func (p *Provider) afterFactorRemoved(r *http.Request, userID string) error {
+	ctx := r.Context()
+	left, err := p.secondFactors(ctx, userID)
+	if err != nil || left > 0 {
+		return err
+	}
+	if err := p.store.ReplaceRecoveryCodes(ctx, userID, nil, p.now().UTC()); err != nil {
+		return fmt.Errorf("void recovery codes: %w", err)
+	}
+	if _, err := p.store.DeleteUserRememberedBrowsers(ctx, userID); err != nil {
+		return fmt.Errorf("forget browsers: %w", err)
+	}
+	return nil
 }
 
 // accountRecoveryCodes replaces the recovery codes and shows the new ones.

@@ -28,6 +28,8 @@ type enrolPage struct {
 	ErrorKey string
 	// Cancel, on the account page, leads back without enrolling.
 	Cancel string
+	// Alternative leads to the passkey set-up when the policy offers it.
+	Alternative string
 }
 
 // pendingTOTPLife: an enrolment not confirmed within this time is dropped.
@@ -109,16 +111,35 @@ func (p *Provider) enrolStep(w http.ResponseWriter, r *http.Request) (mfaStep, b
 		return st, false, err
 	}
 	st = mfaStep{tx: tx, sess: sess, user: user, d: d, pol: pol}
-	if d.Outcome != mfa.Enrol || !slices.Contains(d.Enrol, mfa.TOTP) {
+	if d.Outcome != mfa.Enrol {
 		return st, true, p.toResume(w, r, tx)
 	}
 	return st, false, nil
 }
 
+// enrolForm shows the set-up of the factor the user chose, or of the
+// policy's first enrollable one.
 func (p *Provider) enrolForm(w http.ResponseWriter, r *http.Request) error {
 	st, done, err := p.enrolStep(w, r)
 	if err != nil || done {
 		return err
+	}
+	choice := mfa.Factor(r.FormValue("factor"))
+	if !slices.Contains(st.d.Enrol, choice) {
+		choice = ""
+		for _, f := range st.d.Enrol {
+			if f == mfa.Passkey || f == mfa.TOTP {
+				choice = f
+				break
+			}
+		}
+	}
+	switch choice {
+	case mfa.Passkey:
+		return p.enrolPasskeyForm(w, r, st)
+	case mfa.TOTP:
+	default:
+		return fmt.Errorf("enrolment: no page for the policy's factors %v", st.d.Enrol)
 	}
 	_, secret, err := p.pendingTOTP(r.Context(), st.user)
 	if err != nil {
@@ -127,6 +148,9 @@ func (p *Provider) enrolForm(w http.ResponseWriter, r *http.Request) error {
 	data, err := p.enrolData(w, r, st.tx, st.user, secret)
 	if err != nil {
 		return err
+	}
+	if slices.Contains(st.d.Enrol, mfa.Passkey) {
+		data.Alternative = p.path("/mfa/enrol?tx=" + url.QueryEscape(st.tx.ID) + "&factor=passkey")
 	}
 	return p.renderer.Render(w, r, http.StatusOK, "enrol_totp", data)
 }
@@ -138,6 +162,9 @@ func (p *Provider) enrolSubmit(w http.ResponseWriter, r *http.Request) error {
 	st, done, err := p.enrolStep(w, r)
 	if err != nil || done {
 		return err
+	}
+	if !slices.Contains(st.d.Enrol, mfa.TOTP) {
+		return p.toResume(w, r, st.tx)
 	}
 	c, secret, err := p.pendingTOTP(ctx, st.user)
 	if err != nil {
@@ -170,6 +197,11 @@ func (p *Provider) enrolSubmit(w http.ResponseWriter, r *http.Request) error {
 	})
 }
 
+// enrolCounter is the factor name enrolment attempts are counted under:
+// the same limits as sign-in codes, but wrong codes while adding an app
+// must not lock the user's existing app for sign-in.
+const enrolCounter mfa.Factor = "totp_enrolment"
+
 // confirmTOTP checks the first code of a pending authenticator under the
 // same attempt limits as sign-in codes. It returns "" when the code is
 // right, else the message key to show.
@@ -177,7 +209,7 @@ func (p *Provider) confirmTOTP(ctx context.Context, userID, txID string, c stora
 	if code == "" || len(code) > 64 {
 		return "mfa.error.missing", nil
 	}
-	allowed, err := p.spendAttempt(ctx, userID, txID, mfa.TOTP, pol)
+	allowed, err := p.spendAttempt(ctx, userID, txID, enrolCounter, pol)
 	if err != nil {
 		return "", err
 	}
@@ -189,8 +221,8 @@ func (p *Provider) confirmTOTP(ctx context.Context, userID, txID string, c stora
 		return "", err
 	}
 	if !ok {
-		_, err := p.failAttempt(ctx, userID, txID, mfa.TOTP, pol)
+		_, err := p.failAttempt(ctx, userID, txID, enrolCounter, pol)
 		return "enrol.error.wrong_code", err
 	}
-	return "", p.passAttempt(ctx, userID, txID, mfa.TOTP)
+	return "", p.passAttempt(ctx, userID, txID, enrolCounter)
 }

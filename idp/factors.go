@@ -29,8 +29,12 @@ func budgetKey(userID string, f mfa.Factor) string  { return "mfa-budget:" + use
 
 const budgetPeriod = time.Hour
 
-// codeFactors are the factors checked by a typed code in this build.
-var codeFactors = []mfa.Factor{mfa.TOTP, mfa.RecoveryCode}
+// codeFactors are the factors checked by a typed code in this build;
+// pageFactors are those the /mfa page can ask for.
+var (
+	codeFactors = []mfa.Factor{mfa.TOTP, mfa.RecoveryCode}
+	pageFactors = []mfa.Factor{mfa.Passkey, mfa.TOTP, mfa.RecoveryCode}
+)
 
 // lockedUntil turns a lock counter into the end of the lock (zero: none).
 func lockedUntil(t storage.Throttle, l mfa.Limits) time.Time {
@@ -62,8 +66,17 @@ func (p *Provider) factorStates(ctx context.Context, userID, txID string, pol mf
 	if err != nil {
 		return nil, fmt.Errorf("list recovery codes: %w", err)
 	}
+	keys, err := p.store.ListPasskeys(ctx, userID)
+	if err != nil {
+		return nil, fmt.Errorf("list passkeys: %w", err)
+	}
+	backedUp := false
+	for _, k := range keys {
+		backedUp = backedUp || k.BackedUp
+	}
 	states := []mfa.FactorState{
 		{Factor: mfa.Password, Enrolled: true, BudgetLeft: -1},
+		{Factor: mfa.Passkey, Enrolled: len(keys) > 0, BackedUp: backedUp},
 		{Factor: mfa.TOTP, Enrolled: confirmedTOTP(creds) > 0},
 		{Factor: mfa.RecoveryCode, Enrolled: len(codes) > 0, Remaining: unusedCodes(codes)},
 	}

@@ -25,6 +25,10 @@ type loginPage struct {
 	ErrorArg   string
 	ClientName string
 	Action     string
+	// Passkey sign-in, when available: the options for the page's script
+	// and where the form posts.
+	Passkey       *passkeyOptions
+	PasskeyAction string
 }
 
 const maxEmailLen = 254
@@ -50,7 +54,18 @@ func (p *Provider) renderLogin(w http.ResponseWriter, r *http.Request, tx storag
 	data := loginPage{
 		Page: p.page(w, r, tx, "login.title"),
 		TxID: tx.ID, Email: email, ErrorKey: errKey, ErrorArg: errArg, ClientName: name,
-		Action: p.path("/login"),
+		Action: p.path("/login"), PasskeyAction: p.path("/login/passkey"),
+	}
+	if p.passkeys != nil {
+		options, session, err := p.passkeys.BeginDiscoverableLogin()
+		if err != nil {
+			return fmt.Errorf("begin passkey sign-in: %w", err)
+		}
+		po, err := p.newCeremony(r.Context(), ceremonyLogin, "", tx.ID, options, session)
+		if err != nil {
+			return err
+		}
+		data.Passkey = &po
 	}
 	return p.renderer.Render(w, r, status, "login", data)
 }
@@ -124,6 +139,13 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) error {
 	if err := p.store.ResetThrottle(ctx, acctKey); err != nil {
 		return fmt.Errorf("reset throttle: %w", err)
 	}
+	return p.signedIn(w, r, tx, u, mfa.Proof{Factor: mfa.Password, At: p.now().UTC()}, st, ip)
+}
+
+// signedIn starts the session of a first factor (password or passkey) and
+// returns to the dispatcher.
+func (p *Provider) signedIn(w http.ResponseWriter, r *http.Request, tx storage.LoginTx, u storage.User, proof mfa.Proof, st txState, ip string) error {
+	ctx := r.Context()
 	pol, err := p.policies.get(ctx)
 	if err != nil {
 		return err
@@ -132,7 +154,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s, err := p.sessions.start(w, r, prev, u.ID, []mfa.Proof{{Factor: mfa.Password, At: p.now().UTC()}}, pol)
+	s, err := p.sessions.start(w, r, prev, u.ID, []mfa.Proof{proof}, pol)
 	if err != nil {
 		return err
 	}
@@ -141,7 +163,7 @@ func (p *Provider) login(w http.ResponseWriter, r *http.Request) error {
 		return loginTxUpdateError(err)
 	}
 	p.metrics.signIns.WithLabelValues("succeeded").Inc()
-	p.audit(r, "login.succeeded", u.ID, tx.ClientID, map[string]string{"ip": ip, "amr": "pwd"})
+	p.audit(r, "login.succeeded", u.ID, tx.ClientID, map[string]string{"ip": ip, "amr": strings.Join(mfa.AMR([]mfa.Proof{proof}), " ")})
 	return p.toResume(w, r, tx)
 }
 
@@ -164,6 +186,48 @@ func (p *Provider) toResume(w http.ResponseWriter, r *http.Request, tx storage.L
 	return nil
 }
 
+// loginPasskey is a sign-in with a passkey and no password (the button or
+// the browser's autofill). Failures count against the client IP like wrong
+// passwords; a counter that went backwards is refused as a possible clone.
+func (p *Provider) loginPasskey(w http.ResponseWriter, r *http.Request) error {
+	ctx := r.Context()
+	tx, err := p.loadTx(r)
+	if err != nil {
+		return err
+	}
+	if p.passkeys == nil {
+		return web.Errorf(http.StatusNotFound, "error.not_found", "passkeys are not configured")
+	}
+	ip := web.ClientIP(r, p.proxies)
+	ipKey := throttleKey("login-ip", ip)
+	if wait, err := p.lockedFor(ctx, "", 0, ipKey, p.throttle.IPFreeAttempts); err != nil {
+		return err
+	} else if wait > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int(wait.Seconds()+0.999)))
+		return p.renderLogin(w, r, tx, http.StatusTooManyRequests, "", "error.throttled", formatWait(wait))
+	}
+	response, ok := readCredential(r)
+	if !ok {
+		return p.renderLogin(w, r, tx, http.StatusBadRequest, "", "passkey.error.failed", "")
+	}
+	c, err := p.takeCeremony(ctx, r.PostFormValue("ceremony"), ceremonyLogin, "", tx.ID)
+	var a passkeyAssertion
+	if err == nil {
+		a, err = p.finishAssertion(ctx, c, response, "")
+	}
+	if err != nil {
+		if isUnexpected(err) {
+			return err
+		}
+		if _, ferr := p.store.RecordFailure(ctx, ipKey, p.now(), p.throttle.ResetAfter); ferr != nil {
+			return fmt.Errorf("record failed sign-in: %w", ferr)
+		}
+		p.metrics.signIns.WithLabelValues("failed").Inc()
+		return p.renderLogin(w, r, tx, http.StatusUnauthorized, "", p.passkeyFailure(r, tx.ClientID, a, err), "")
+	}
+	return p.signedIn(w, r, tx, a.user, a.proof, decodeTxState(tx), ip)
+}
+
 // rehash upgrades a hash made with old parameters. A failure only costs the
 // upgrade, never the sign-in.
 func (p *Provider) rehash(ctx context.Context, userID, pw string) {
@@ -183,6 +247,9 @@ func (p *Provider) lockedFor(ctx context.Context, acctKey string, acctFree int, 
 		key  string
 		free int
 	}{{acctKey, acctFree}, {ipKey, ipFree}} {
+		if k.key == "" {
+			continue
+		}
 		t, err := p.store.GetThrottle(ctx, k.key)
 		if err != nil {
 			return 0, fmt.Errorf("read throttle: %w", err)

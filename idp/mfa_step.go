@@ -11,6 +11,7 @@ import (
 	"github.com/latchkey/latchkey/idp/storage"
 	"github.com/latchkey/latchkey/idp/web"
 	"github.com/latchkey/latchkey/mfa"
+	"github.com/latchkey/latchkey/mfa/passkey"
 )
 
 // mfaPage is the data of templates/pages/mfa.html: one factor's form and
@@ -26,6 +27,8 @@ type mfaPage struct {
 	Others      []factorLink
 	CanRemember bool
 	ClientName  string
+	// Passkey holds the assertion options when Factor is "passkey".
+	Passkey *passkeyOptions
 }
 
 type factorLink struct {
@@ -80,11 +83,11 @@ func (p *Provider) loadMFAStep(w http.ResponseWriter, r *http.Request) (mfaStep,
 // pick returns the factor the user chose if the decision offers it, else
 // the decision's start.
 func (st mfaStep) pick(choice string) mfa.Factor {
-	if f := mfa.Factor(choice); slices.Contains(st.d.Offer, f) && slices.Contains(codeFactors, f) {
+	if f := mfa.Factor(choice); slices.Contains(st.d.Offer, f) && slices.Contains(pageFactors, f) {
 		return f
 	}
 	for _, f := range st.d.Offer {
-		if slices.Contains(codeFactors, f) {
+		if slices.Contains(pageFactors, f) {
 			return f
 		}
 	}
@@ -102,7 +105,7 @@ func (p *Provider) mfaForm(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (p *Provider) renderMFA(w http.ResponseWriter, r *http.Request, st mfaStep, f mfa.Factor, status int, errKey, errArg string) error {
-	if !slices.Contains(codeFactors, f) {
+	if !slices.Contains(pageFactors, f) {
 		// Offered factors this build cannot ask for (none today: the
 		// engine only offers available ones) would be a bug, not a user
 		// error.
@@ -113,8 +116,23 @@ func (p *Provider) renderMFA(w http.ResponseWriter, r *http.Request, st mfaStep,
 		ErrorKey: errKey, ErrorArg: errArg, ClientName: p.clientName(r, st.tx),
 		CanRemember: st.pol.Remember.Enabled && st.d.Target != mfa.LevelPHR && f != mfa.RecoveryCode,
 	}
+	if f == mfa.Passkey {
+		pu, _, err := p.passkeyUser(r.Context(), st.user)
+		if err != nil {
+			return err
+		}
+		options, session, err := p.passkeys.BeginLogin(pu)
+		if err != nil {
+			return fmt.Errorf("begin passkey assertion: %w", err)
+		}
+		po, err := p.newCeremony(r.Context(), ceremonyAssert, st.user.ID, st.tx.ID, options, session)
+		if err != nil {
+			return err
+		}
+		data.Passkey = &po
+	}
 	for _, o := range st.d.Offer {
-		if o != f && slices.Contains(codeFactors, o) {
+		if o != f && slices.Contains(pageFactors, o) {
 			data.Others = append(data.Others, factorLink{
 				Factor: string(o),
 				URL:    p.path("/mfa?tx=" + url.QueryEscape(st.tx.ID) + "&factor=" + url.QueryEscape(string(o))),
@@ -144,8 +162,11 @@ func (p *Provider) mfaSubmit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	f := mfa.Factor(r.PostFormValue("factor"))
-	if !slices.Contains(st.d.Offer, f) || !slices.Contains(codeFactors, f) {
+	if !slices.Contains(st.d.Offer, f) || !slices.Contains(pageFactors, f) {
 		return p.renderMFA(w, r, st, st.pick(""), http.StatusBadRequest, "mfa.error.unavailable", "")
+	}
+	if f == mfa.Passkey {
+		return p.mfaPasskey(w, r, st)
 	}
 	code := r.PostFormValue("code")
 	if code == "" || len(code) > 64 {
@@ -173,7 +194,11 @@ func (p *Provider) mfaSubmit(w http.ResponseWriter, r *http.Request) error {
 		}
 	}
 	if !ok {
-		return p.mfaFailed(w, r, st, f, allowed)
+		key := "mfa.error.wrong_code"
+		if !allowed {
+			key = "mfa.error.too_many"
+		}
+		return p.mfaFailed(w, r, st, f, allowed, key)
 	}
 	if err := p.passAttempt(ctx, st.user.ID, st.tx.ID, f); err != nil {
 		return err
@@ -194,16 +219,54 @@ func (p *Provider) mfaSubmit(w http.ResponseWriter, r *http.Request) error {
 	return p.toResume(w, r, st.tx)
 }
 
+// mfaPasskey checks a passkey assertion as a second factor (or as the
+// phishing-resistant step of phr).
+func (p *Provider) mfaPasskey(w http.ResponseWriter, r *http.Request, st mfaStep) error {
+	ctx := r.Context()
+	allowed, err := p.spendAttempt(ctx, st.user.ID, st.tx.ID, mfa.Passkey, st.pol)
+	if err != nil {
+		return err
+	}
+	if !allowed {
+		return p.mfaFailed(w, r, st, mfa.Passkey, false, "mfa.error.too_many")
+	}
+	response, ok := readCredential(r)
+	var a passkeyAssertion
+	err = passkey.ErrInvalidResponse
+	if ok {
+		var c storage.Ceremony
+		if c, err = p.takeCeremony(ctx, r.PostFormValue("ceremony"), ceremonyAssert, st.user.ID, st.tx.ID); err == nil {
+			a, err = p.finishAssertion(ctx, c, response, st.user.ID)
+		}
+	}
+	if err != nil {
+		if isUnexpected(err) {
+			return err
+		}
+		return p.mfaFailed(w, r, st, mfa.Passkey, true, p.passkeyFailure(r, st.tx.ClientID, a, err))
+	}
+	if err := p.passAttempt(ctx, st.user.ID, st.tx.ID, mfa.Passkey); err != nil {
+		return err
+	}
+	if _, err := p.addProof(w, r, &st.tx, st.sess, a.proof); err != nil {
+		return err
+	}
+	p.audit(r, "mfa.passed", st.user.ID, st.tx.ClientID, map[string]string{"factor": string(mfa.Passkey), "credential": a.proof.Credential})
+	return p.toResume(w, r, st.tx)
+}
+
 // mfaFailed answers a wrong (or refused) code: the same factor again while
 // it has attempts left, else the next factor the engine offers.
-func (p *Provider) mfaFailed(w http.ResponseWriter, r *http.Request, st mfaStep, f mfa.Factor, counted bool) error {
+func (p *Provider) mfaFailed(w http.ResponseWriter, r *http.Request, st mfaStep, f mfa.Factor, counted bool, msgKey string) error {
 	ctx := r.Context()
 	if counted {
 		until, err := p.failAttempt(ctx, st.user.ID, st.tx.ID, f, st.pol)
 		if err != nil {
 			return err
 		}
-		p.audit(r, "mfa.failed", st.user.ID, st.tx.ClientID, map[string]string{"factor": string(f)})
+		if f != mfa.Passkey { // passkeyFailure audited it with its reason
+			p.audit(r, "mfa.failed", st.user.ID, st.tx.ClientID, map[string]string{"factor": string(f)})
+		}
 		if !until.IsZero() && until.After(p.now()) {
 			p.audit(r, "mfa.locked", st.user.ID, st.tx.ClientID, map[string]string{
 				"factor": string(f), "until": until.UTC().Format("2006-01-02T15:04:05Z"),
@@ -222,11 +285,7 @@ func (p *Provider) mfaFailed(w http.ResponseWriter, r *http.Request, st mfaStep,
 		return p.toResume(w, r, st.tx)
 	}
 	if slices.Contains(d.Offer, f) {
-		key := "mfa.error.wrong_code"
-		if !counted {
-			key = "mfa.error.too_many"
-		}
-		return p.renderMFA(w, r, st, f, http.StatusUnauthorized, key, "")
+		return p.renderMFA(w, r, st, f, http.StatusUnauthorized, msgKey, "")
 	}
 	p.audit(r, "mfa.skipped", st.user.ID, st.tx.ClientID, map[string]string{"factor": string(f), "reason": "attempts exhausted"})
 	return p.renderMFA(w, r, st, st.pick(""), http.StatusUnauthorized, "mfa.error.try_another", "")

@@ -45,6 +45,7 @@ import (
 	"github.com/latchkey/latchkey/idp/storage"
 	"github.com/latchkey/latchkey/idp/web"
 	"github.com/latchkey/latchkey/mfa"
+	"github.com/latchkey/latchkey/mfa/passkey"
 	"github.com/latchkey/latchkey/mfa/recovery"
 	"github.com/latchkey/latchkey/static"
 	"github.com/latchkey/latchkey/templates"
@@ -90,9 +91,14 @@ type Options struct {
 	// Policy is the MFA policy's default; a policy saved in the store
 	// overrides it field by field.
 	Policy mfa.Policy
-	// AppName names the service in authenticator apps ("Latchkey" if
-	// empty).
+	// AppName names the service in authenticator apps and to passkey
+	// authenticators ("Latchkey" if empty).
 	AppName string
+	// PasskeyOrigins are origins besides the issuer's allowed to use the
+	// issuer host's passkeys (subdomains of it only).
+	PasskeyOrigins []string
+	// PasskeyUserVerification is "preferred" (default) or "required".
+	PasskeyUserVerification string
 	Logger  *slog.Logger
 	Metrics *Metrics
 	Now     func() time.Time
@@ -127,6 +133,9 @@ type Provider struct {
 	secrets      *secretbox.Box
 	recoveryHash *recovery.Hasher
 	appName      string
+	// passkeys is nil when the issuer cannot be a WebAuthn relying party
+	// (an IP-address host, as in some tests).
+	passkeys *passkey.Service
 }
 
 // New composes the provider.
@@ -191,6 +200,12 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if p.appName == "" {
 		p.appName = "Latchkey"
 	}
+	if p.passkeys, err = newPasskeys(o, p.appName, issuerURL); err != nil {
+		return nil, fmt.Errorf("new provider: %w", err)
+	}
+	if p.passkeys == nil {
+		o.Logger.WarnContext(ctx, "passkeys disabled: the issuer's host is an IP address, which WebAuthn refuses as a relying-party id; use a name such as localhost")
+	}
 	p.config, p.oauth = compose(p, hmacSecret)
 	p.sessions = newBrowserSessions(o.Store, cookieHash, cookieBlock, p.secure, o.Lifetimes, o.Now, p.basePath)
 	p.csrf = web.NewCSRF(csrfKey, p.secure)
@@ -203,7 +218,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if o.Dev {
 		devDir = o.TemplatesDir
 	}
-	p.renderer, err = web.NewRenderer(templates.FS, p.catalog, []string{"login", "consent", "logout", "error", "mfa", "enrol_totp", "notice", "account"}, devDir)
+	p.renderer, err = web.NewRenderer(templates.FS, p.catalog, []string{"login", "consent", "logout", "error", "mfa", "enrol_totp", "notice", "account", "passkey_register"}, devDir)
 	if err != nil {
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
@@ -246,6 +261,32 @@ func validateOptions(o Options) error {
 		return fmt.Errorf("new provider: %w", err)
 	}
 	return nil
+}
+
+// newPasskeys sets up WebAuthn from the issuer: the relying-party id is its
+// host, the allowed origin its origin, plus the configured extra origins.
+// Passkeys are switched off (nil) only for an IP-address issuer; any other
+// problem stops start-up.
+func newPasskeys(o Options, appName string, issuer *url.URL) (*passkey.Service, error) {
+	if _, err := netip.ParseAddr(strings.Trim(issuer.Hostname(), "[]")); err == nil {
+		if len(o.PasskeyOrigins) > 0 {
+			return nil, errors.New("passkey origins are configured but the issuer's host is an IP address")
+		}
+		return nil, nil
+	}
+	cfg, err := passkey.ConfigFromIssuer(o.Issuer, appName, o.PasskeyOrigins)
+	if err != nil {
+		return nil, fmt.Errorf("passkeys: %w", err)
+	}
+	if o.PasskeyUserVerification != "" {
+		cfg.UserVerification = o.PasskeyUserVerification
+	}
+	cfg.Now = o.Now
+	svc, err := passkey.New(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("passkeys: %w", err)
+	}
+	return svc, nil
 }
 
 // compose builds fosite with exactly the flows Latchkey offers: the

@@ -203,6 +203,9 @@ func (p *Provider) decide(r *http.Request, tx storage.LoginTx, form url.Values, 
 // availableFactors are the factors this build can run.
 func (p *Provider) availableFactors(pol mfa.Policy) []mfa.Factor {
 	out := []mfa.Factor{mfa.Password, mfa.TOTP, mfa.RecoveryCode}
+	if p.passkeys != nil {
+		out = append(out, mfa.Passkey)
+	}
 	if pol.Remember.Enabled {
 		out = append(out, mfa.RememberedBrowser)
 	}

@@ -5,7 +5,8 @@ package static
 
 import "embed"
 
-// FS holds css/*.css and the images.
+// FS holds css/*.css, js/*.js (the passkey script, the only JavaScript) and
+// the images.
 //
-//go:embed css/*.css favicon.svg
+//go:embed css/*.css js/*.js favicon.svg
 var FS embed.FS

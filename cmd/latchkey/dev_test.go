@@ -129,14 +129,22 @@ func TestDevSignInThroughDemoApp(t *testing.T) {
 	}
 
 	// The demo's step-up link asks for two factors; the demo user has none
-	// yet, so Latchkey offers to set up an authenticator app.
+	// yet, so Latchkey offers to create a passkey (the policy's first
+	// choice), with an authenticator app as the other way.
 	resp, err = c.Get(base + "/demo/login?acr=mfa")
 	if err != nil {
 		t.Fatal(err)
 	}
 	body = readAll(t, resp)
-	if resp.Request.URL.Path != "/mfa/enrol" || !strings.Contains(body, `class="secret"`) {
-		t.Fatalf("step-up from the demo: %s (%d), want the authenticator set-up page", resp.Request.URL, resp.StatusCode)
+	if resp.Request.URL.Path != "/mfa/enrol" || !strings.Contains(body, `data-webauthn="register"`) {
+		t.Fatalf("step-up from the demo: %s (%d), want the passkey set-up page\n%s", resp.Request.URL, resp.StatusCode, body)
+	}
+	resp, err = c.Get(resp.Request.URL.String() + "&factor=totp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if body = readAll(t, resp); !strings.Contains(body, `class="secret"`) {
+		t.Fatalf("the authenticator-app alternative: %s (%d)", resp.Request.URL, resp.StatusCode)
 	}
 
 	// The demo's sign-out goes through RP-initiated logout and back.

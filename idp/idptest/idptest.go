@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -88,7 +89,13 @@ type config struct {
 	secretKey  []byte
 	routes     []idp.Route
 	middleware []func(http.Handler) http.Handler
+	localhost  bool
 }
+
+// WithLocalhost names the issuer http://localhost:PORT instead of
+// 127.0.0.1, so WebAuthn (which refuses IP addresses as relying-party ids)
+// works: browser tests of passkeys need it. Env.URL then uses that name too.
+func WithLocalhost() Option { return func(c *config) { c.localhost = true } }
 
 // Option changes how New builds the Env.
 type Option func(*config)
@@ -199,6 +206,10 @@ func New(t testing.TB, opts ...Option) *Env {
 	srv := httptest.NewUnstartedServer(nil)
 	t.Cleanup(srv.Close)
 	issuer := "http://" + srv.Listener.Addr().String()
+	if c.localhost {
+		_, port, _ := net.SplitHostPort(srv.Listener.Addr().String())
+		issuer = "http://localhost:" + port
+	}
 
 	o := idp.Options{
 		Issuer: issuer, Store: st, Keys: km, Passwords: hasher, SecretKey: c.secretKey,
@@ -215,6 +226,9 @@ func New(t testing.TB, opts ...Option) *Env {
 	srv.Config.Handler = web.Chain(p.Handler(c.routes...), c.middleware...)
 	srv.Start()
 	base := strings.TrimSuffix(srv.URL, "/")
+	if c.localhost {
+		base = issuerOrigin(o.Issuer)
+	}
 	if u, err := url.Parse(o.Issuer); err == nil {
 		base += strings.TrimSuffix(u.Path, "/")
 	}
@@ -335,4 +349,13 @@ func (l *LogBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.buf.String()
+}
+
+// issuerOrigin is the scheme and host of an issuer.
+func issuerOrigin(issuer string) string {
+	u, err := url.Parse(issuer)
+	if err != nil {
+		return issuer
+	}
+	return u.Scheme + "://" + u.Host
 }
