@@ -99,9 +99,9 @@ type Options struct {
 	PasskeyOrigins []string
 	// PasskeyUserVerification is "preferred" (default) or "required".
 	PasskeyUserVerification string
-	Logger  *slog.Logger
-	Metrics *Metrics
-	Now     func() time.Time
+	Logger                  *slog.Logger
+	Metrics                 *Metrics
+	Now                     func() time.Time
 }
 
 // Provider serves the OpenID Provider's routes.
