@@ -1,5 +1,5 @@
 # Latchkey. `make run` starts the dev server with a demo app; `make test` runs
-# everything CI runs, installing what it needs (PostgreSQL) when missing.
+# everything CI runs, installing what it needs (PostgreSQL, Chromium) when missing.
 GO      ?= go
 PKGS    ?= ./...
 BIN     ?= bin/latchkey
@@ -12,10 +12,13 @@ run:
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/latchkey
 
-# deps installs the PostgreSQL server the storage and flow tests start a
-# throwaway cluster of (nothing is left running afterwards).
+# deps installs, when missing, the PostgreSQL server the storage and flow
+# tests start a throwaway cluster of (nothing is left running afterwards),
+# and Debian's Chromium with a CJK font for the browser tests
+# (idp/idptest/chrome; LATCHKEY_CHROMIUM picks another browser).
 deps:
 	@.ci/ensure-postgres
+	@.ci/ensure-chromium
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
