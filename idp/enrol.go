@@ -82,39 +82,9 @@ func (p *Provider) enrolData(w http.ResponseWriter, r *http.Request, tx storage.
 	}, nil
 }
 
-// enrolStep loads an enrolment step of a sign-in: only while the engine
-// says the user must or may enrol (first-time set-up), never as a way
-// around factors the user has.
+// enrolStep loads a first-time enrolment step (see loadStep).
 func (p *Provider) enrolStep(w http.ResponseWriter, r *http.Request) (mfaStep, bool, error) {
-	var st mfaStep
-	tx, err := p.loadTx(r)
-	if err != nil {
-		return st, false, err
-	}
-	sess, err := p.sessions.current(r)
-	if err != nil {
-		return st, false, err
-	}
-	if sess == nil || (tx.SessionID != "" && tx.SessionID != sess.ID) {
-		return st, false, web.Errorf(http.StatusBadRequest, "error.login_expired", "enrolment without the transaction's session")
-	}
-	user, err := p.store.GetUser(r.Context(), sess.UserID)
-	if err != nil {
-		return st, false, web.NewError(http.StatusBadRequest, "error.login_expired", err)
-	}
-	form, err := url.ParseQuery(tx.AuthorizeQuery)
-	if err != nil {
-		return st, false, fmt.Errorf("parse stored request: %w", err)
-	}
-	d, pol, err := p.decide(r, tx, form, sess, user)
-	if err != nil {
-		return st, false, err
-	}
-	st = mfaStep{tx: tx, sess: sess, user: user, d: d, pol: pol}
-	if d.Outcome != mfa.Enrol {
-		return st, true, p.toResume(w, r, tx)
-	}
-	return st, false, nil
+	return p.loadStep(w, r, mfa.Enrol)
 }
 
 // enrolForm shows the set-up of the factor the user chose, or of the

@@ -45,10 +45,17 @@ type mfaStep struct {
 	pol  mfa.Policy
 }
 
-// loadMFAStep loads the transaction, checks the browser is the one signing
-// in for it, and asks the engine what is needed now. done is true when the
-// browser was sent back to the dispatcher (nothing to ask here).
+// loadMFAStep loads a second-factor step (see loadStep).
 func (p *Provider) loadMFAStep(w http.ResponseWriter, r *http.Request) (mfaStep, bool, error) {
+	return p.loadStep(w, r, mfa.Challenge)
+}
+
+// loadStep loads the transaction, checks the browser is the one signing in
+// for it, and asks the engine what is needed now. done is true when the
+// engine's outcome is not want and the browser was sent back to the
+// dispatcher: a step page is never a way around the decision (enrolment,
+// for instance, only while the engine allows first-time set-up).
+func (p *Provider) loadStep(w http.ResponseWriter, r *http.Request, want mfa.Outcome) (mfaStep, bool, error) {
 	var st mfaStep
 	tx, err := p.loadTx(r)
 	if err != nil {
@@ -59,7 +66,7 @@ func (p *Provider) loadMFAStep(w http.ResponseWriter, r *http.Request) (mfaStep,
 		return st, false, err
 	}
 	if sess == nil || (tx.SessionID != "" && tx.SessionID != sess.ID) {
-		return st, false, web.Errorf(http.StatusBadRequest, "error.login_expired", "second factor without the transaction's session")
+		return st, false, web.Errorf(http.StatusBadRequest, "error.login_expired", "step without the transaction's session")
 	}
 	user, err := p.store.GetUser(r.Context(), sess.UserID)
 	if err != nil {
@@ -74,7 +81,7 @@ func (p *Provider) loadMFAStep(w http.ResponseWriter, r *http.Request) (mfaStep,
 		return st, false, err
 	}
 	st = mfaStep{tx: tx, sess: sess, user: user, d: d, pol: pol}
-	if d.Outcome != mfa.Challenge {
+	if d.Outcome != want {
 		return st, true, p.toResume(w, r, tx)
 	}
 	return st, false, nil
