@@ -21,6 +21,9 @@ import (
 type loginData struct {
 	Page
 	TxID, Email, ErrorKey, ErrorArg, ClientName, Action string
+	// Passkey is nil: passkey sign-in off, so the page has no script.
+	Passkey       *struct{ JSON, Ceremony string }
+	PasskeyAction string
 }
 
 type consentData struct {
@@ -40,7 +43,7 @@ type logoutData struct {
 	ClientName string
 }
 
-var shippedPages = []string{"login", "consent", "logout", "error"}
+var shippedPages = []string{"login", "consent", "logout", "error", "mfa", "enrol_totp", "notice", "account", "passkey_register"}
 
 func newTestRenderer(t *testing.T) (*Renderer, *Catalog) {
 	t.Helper()
