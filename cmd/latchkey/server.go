@@ -74,13 +74,15 @@ func newProvider(ctx context.Context, cfg config.Config, st storage.Store, secre
 			BaseDelay: cfg.Login.BaseDelay.Duration, MaxDelay: cfg.Login.MaxDelay.Duration,
 			ResetAfter: cfg.Login.ResetAfter.Duration,
 		},
-		TrustedProxies: proxies,
-		Policy:         policy,
-		AppName:        cfg.MFA.AppName,
-		Dev:            dev,
-		TemplatesDir:   devTemplatesDir(dev),
-		Logger:         log,
-		Metrics:        metrics,
+		TrustedProxies:          proxies,
+		Policy:                  policy,
+		AppName:                 cfg.MFA.AppName,
+		PasskeyOrigins:          cfg.Passkeys.Origins,
+		PasskeyUserVerification: cfg.Passkeys.UserVerification,
+		Dev:                     dev,
+		TemplatesDir:            devTemplatesDir(dev),
+		Logger:                  log,
+		Metrics:                 metrics,
 	})
 }
 

@@ -53,6 +53,7 @@ type Config struct {
 	Log      Log      `toml:"log"`
 	Metrics  Metrics  `toml:"metrics"`
 	MFA      MFA      `toml:"mfa"`
+	Passkeys Passkeys `toml:"passkeys"`
 }
 
 // Storage selects the database.
@@ -178,9 +179,10 @@ func Default() Config {
 			MaxBodyBytes:      64 << 10,
 			ShutdownTimeout:   D(15 * time.Second),
 		},
-		Log:     Log{Level: "info", Format: "json"},
-		Metrics: Metrics{Enabled: true},
-		MFA:     defaultMFA(),
+		Log:      Log{Level: "info", Format: "json"},
+		Metrics:  Metrics{Enabled: true},
+		MFA:      defaultMFA(),
+		Passkeys: defaultPasskeys(),
 	}
 }
 

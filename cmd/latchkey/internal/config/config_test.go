@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -484,4 +485,50 @@ func FuzzLoad(f *testing.F) {
 			}
 		}
 	})
+}
+
+func TestPasskeysSection(t *testing.T) {
+	cases := []struct {
+		name    string
+		issuer  string
+		env     map[string]string
+		wantErr string
+	}{
+		{name: "defaults", issuer: "https://example.com"},
+		{name: "subdomain origin", issuer: "https://example.com",
+			env: map[string]string{"LATCHKEY_PASSKEYS_ORIGINS": "https://login.example.com,https://example.com:8443"}},
+		{name: "foreign origin", issuer: "https://example.com",
+			env:     map[string]string{"LATCHKEY_PASSKEYS_ORIGINS": "https://evil.example.net"},
+			wantErr: "passkeys.origins: origin \"https://evil.example.net\": host evil.example.net is neither the RPID example.com nor a subdomain of it"},
+		{name: "origin with a path", issuer: "https://example.com",
+			env:     map[string]string{"LATCHKEY_PASSKEYS_ORIGINS": "https://login.example.com/signin"},
+			wantErr: "passkeys.origins: origin \"https://login.example.com/signin\": an origin is only scheme://host[:port]"},
+		{name: "plain http off localhost", issuer: "https://example.com",
+			env:     map[string]string{"LATCHKEY_PASSKEYS_ORIGINS": "http://login.example.com"},
+			wantErr: "passkeys.origins: origin \"http://login.example.com\""},
+		{name: "ip issuer with origins", issuer: "http://127.0.0.1:8080",
+			env:     map[string]string{"LATCHKEY_PASSKEYS_ORIGINS": "http://localhost:8080"},
+			wantErr: "passkeys.origins: passkeys are off for an IP-address issuer"},
+		{name: "uv required", issuer: "https://example.com",
+			env: map[string]string{"LATCHKEY_PASSKEYS_USER_VERIFICATION": "required"}},
+		{name: "uv discouraged", issuer: "https://example.com",
+			env:     map[string]string{"LATCHKEY_PASSKEYS_USER_VERIFICATION": "discouraged"},
+			wantErr: `passkeys.user_verification: must be one of preferred, required, got "discouraged"`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			env := map[string]string{"LATCHKEY_ISSUER": tc.issuer}
+			maps.Copy(env, tc.env)
+			cfg, err := Load("", func(k string) string { return env[k] })
+			if err == nil {
+				err = cfg.Validate(Dev)
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Fatalf("unexpected error: %v", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+			}
+		})
+	}
 }

@@ -112,6 +112,7 @@ func (c Config) Validate(mode Mode) error {
 	v.oneOf("log.format", c.Log.Format, "json", "text")
 
 	c.MFA.validate(v)
+	c.Passkeys.validate(v, c.Issuer)
 	return errors.Join(v.errs...)
 }
 
