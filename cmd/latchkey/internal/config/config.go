@@ -54,6 +54,8 @@ type Config struct {
 	Metrics  Metrics  `toml:"metrics"`
 	MFA      MFA      `toml:"mfa"`
 	Passkeys Passkeys `toml:"passkeys"`
+	Phone    Phone    `toml:"phone"`
+	Twilio   Twilio   `toml:"twilio"`
 }
 
 // Storage selects the database.
@@ -183,6 +185,8 @@ func Default() Config {
 		Metrics:  Metrics{Enabled: true},
 		MFA:      defaultMFA(),
 		Passkeys: defaultPasskeys(),
+		Phone:    defaultPhone(),
+		Twilio:   defaultTwilio(),
 	}
 }
 
@@ -245,6 +249,7 @@ func (c *Config) normalize() {
 		c.TrustedProxies[i] = strings.TrimSpace(p)
 	}
 	c.MFA.normalize()
+	c.Phone.normalize()
 }
 
 // ErrNoSecretKey: secrets.key is empty.

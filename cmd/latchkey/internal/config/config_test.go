@@ -196,6 +196,8 @@ func TestEveryKeyHasAnEnvironmentVariable(t *testing.T) {
 			raw = "true"
 		case int, int64:
 			raw = "3"
+		case float64:
+			raw = "2.5"
 		case Duration:
 			raw = "3m"
 		case []string:
@@ -419,10 +421,11 @@ func TestSecretsAreRedacted(t *testing.T) {
 	c := Default()
 	c.Secrets.Key = testKey
 	c.Storage.DSN = "postgres://latchkey:hunter2@db/latchkey?password=hunter3"
+	c.Twilio.AuthToken = "twiliotokenhunter4"
 	var logged strings.Builder
-	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "cfg", c, "secrets", c.Secrets, "storage", c.Storage)
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("config", "cfg", c, "secrets", c.Secrets, "storage", c.Storage, "twilio", c.Twilio)
 	for _, s := range []string{fmt.Sprintf("%v", c), fmt.Sprintf("%+v", c), fmt.Sprintf("%#v", c), logged.String()} {
-		for _, secret := range []string{testKey, "hunter2", "hunter3"} {
+		for _, secret := range []string{testKey, "hunter2", "hunter3", "twiliotokenhunter4"} {
 			if strings.Contains(s, secret) {
 				t.Errorf("%q leaks in %s", secret, s)
 			}

@@ -113,6 +113,7 @@ func (c Config) Validate(mode Mode) error {
 
 	c.MFA.validate(v)
 	c.Passkeys.validate(v, c.Issuer)
+	c.Phone.validate(v, c.Twilio, mode)
 	return errors.Join(v.errs...)
 }
 
