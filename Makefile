@@ -4,7 +4,7 @@ GO      ?= go
 PKGS    ?= ./...
 BIN     ?= bin/latchkey
 
-.PHONY: run build test check deps bench fuzz clean
+.PHONY: run build test check deps bench fuzz screenshots clean
 
 run:
 	$(GO) run ./cmd/latchkey dev
@@ -37,6 +37,11 @@ fuzz:
 	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 20s $$pkg || exit 1; \
 	  done; \
 	done
+
+# screenshots drives Chromium through every hosted page in each language and
+# writes the PNGs to docs/screenshots/<lang>/ (idp/screenshots_test.go).
+screenshots: deps
+	LATCHKEY_SCREENSHOTS=$(CURDIR)/docs/screenshots $(GO) test -count=1 -run '^TestScreenshots$$' ./idp/
 
 clean:
 	rm -rf bin
