@@ -125,7 +125,9 @@
     var other = document.querySelector("[data-webauthn-fallback]");
     if (other) {
       other.hidden = false;
-      var target = other.querySelector("a, input, button") || other;
+      // Not a hidden input (the sign-in form starts with its CSRF and tx
+      // fields), which cannot take the focus.
+      var target = other.querySelector("a[href], input:not([type=hidden]), button, select, textarea") || other;
       if (!target.hasAttribute("tabindex") && target === other) {
         other.setAttribute("tabindex", "-1");
       }
