@@ -77,10 +77,13 @@ const ContentSecurityPolicy = "default-src 'none'; script-src 'self'; style-src 
 	"base-uri 'none'; frame-ancestors 'none'"
 
 // permissionsPolicy turns off powerful features the hosted pages never use. WebAuthn
-// (publickey-credentials-*) keeps its default, self, so passkeys work.
+// (publickey-credentials-*) keeps its default, self, so passkeys work. Only features
+// Chromium recognises are listed: it logs a warning on every page for any other
+// (bluetooth is one, although Web Bluetooth exists); TestPermissionsPolicyInChromium
+// checks the list against a real browser.
 const permissionsPolicy = "accelerometer=(), autoplay=(), camera=(), display-capture=(), " +
 	"geolocation=(), gyroscope=(), magnetometer=(), microphone=(), midi=(), payment=(), " +
-	"usb=(), serial=(), hid=(), bluetooth=(), browsing-topics=()"
+	"usb=(), serial=(), hid=(), browsing-topics=()"
 
 // SecurityHeaders sets the security headers of every response. hsts adds
 // Strict-Transport-Security; enable it only when the issuer is served over HTTPS.
