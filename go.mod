@@ -13,6 +13,7 @@ require (
 	github.com/ory/fosite v0.49.0
 	github.com/pquerna/otp v1.5.0
 	github.com/prometheus/client_golang v1.13.0
+	github.com/twilio/twilio-go v1.31.0
 	github.com/zitadel/oidc/v3 v3.49.2
 	golang.org/x/crypto v0.57.0
 	golang.org/x/net v0.59.0
