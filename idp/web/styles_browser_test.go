@@ -1,0 +1,117 @@
+package web
+
+import (
+	"html/template"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/latchkey/latchkey/idp/idptest/chrome"
+	"github.com/latchkey/latchkey/static"
+)
+
+// styleSite serves shipped pages with the shipped stylesheet, for checks of what the
+// CSS does in a real browser (the cascade, pseudo-elements, wrapping) that no string
+// match of the stylesheet can make.
+func styleSite(t *testing.T) string {
+	t.Helper()
+	r, cat := newTestRenderer(t)
+	render := func(page string, data func(Page) any) http.HandlerFunc {
+		return func(w http.ResponseWriter, req *http.Request) {
+			p := cat.NewPage(req, cat.Negotiate(req, ""), page+".title")
+			p.Issuer = "https://idp.example"
+			if err := r.Render(w, req, http.StatusOK, page, data(p)); err != nil {
+				t.Errorf("render %s: %v", page, err)
+			}
+		}
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /static/", http.StripPrefix("/static", Static(static.FS)))
+	mux.Handle("GET /login", render("login", func(p Page) any {
+		// Options the page's script accepts, so it runs as on the real page.
+		return passkeyLoginData{Page: p, TxID: "tx-1", Action: "/login", PasskeyAction: "/login/passkey",
+			Passkey: &passkeyOptions{JSON: `{"challenge":"AAAAAAAAAAAAAAAAAAAAAA","rpId":"localhost"}`, Ceremony: "c-1"}}
+	}))
+	mux.HandleFunc("GET /favicon.ico", http.NotFound)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return chrome.Localhost(srv.URL)
+}
+
+// passkeyLoginData is loginData with passkey sign-in on, as package idp fills it.
+type passkeyLoginData struct {
+	Page
+	TxID, Email, ErrorKey, ErrorArg, ClientName, Action string
+	Passkey                                             *passkeyOptions
+	PasskeyAction                                       string
+}
+
+type passkeyOptions struct {
+	JSON     template.JS
+	Ceremony string
+}
+
+// contrastJS defines contrast(fg, bg), the WCAG contrast ratio of two computed
+// rgb()/rgba() colours (opaque ones: the pages use no translucent text).
+const contrastJS = `
+const lum = c => {
+  const [r, g, b] = c.match(/[\d.]+/g).slice(0, 3).map(v => {
+    v /= 255;
+    return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+};
+const contrast = (fg, bg) => {
+  const [a, b] = [lum(fg), lum(bg)].sort((x, y) => y - x);
+  return (a + 0.05) / (b + 0.05);
+};
+`
+
+// TestDividerStyle: the "or" between the password form and the passkey button is a
+// centred word between two lines, the lines drawn by CSS, the word readable (WCAG AA).
+func TestDividerStyle(t *testing.T) {
+	base := styleSite(t)
+	b := chrome.New(t)
+	for _, lang := range []string{"en", "ja"} {
+		b.Open(base+"/login?lang="+lang, ".divider")
+		type divider struct {
+			Text                      string
+			Before, After             string // content of the pseudo-elements
+			BeforeLine, AfterLine     float64
+			BeforeWidth, AfterWidth   float64
+			TextCentre, DividerCentre float64
+			Contrast                  float64
+		}
+		d := chrome.Eval[divider](b, `(() => {`+contrastJS+`
+  const el = document.querySelector(".divider");
+  const span = el.querySelector("span");
+  const card = el.closest(".card");
+  const before = getComputedStyle(el, "::before"), after = getComputedStyle(el, "::after");
+  const r = el.getBoundingClientRect(), s = span.getBoundingClientRect();
+  return {
+    text: el.textContent.trim(),
+    before: before.content, after: after.content,
+    beforeLine: parseFloat(before.borderTopWidth), afterLine: parseFloat(after.borderTopWidth),
+    beforeWidth: parseFloat(before.width) || 0, afterWidth: parseFloat(after.width) || 0,
+    textCentre: s.left + s.width / 2, dividerCentre: r.left + r.width / 2,
+    contrast: contrast(getComputedStyle(span).color, getComputedStyle(card).backgroundColor),
+  };
+})()`)
+		if want := loadCatalog(t).Localizer(lang).T("login.or"); d.Text != want {
+			t.Errorf("%s: divider text %q, want %q (the word stays in the page)", lang, d.Text, want)
+		}
+		if d.Before == "none" || d.After == "none" || d.BeforeLine < 1 || d.AfterLine < 1 {
+			t.Errorf("%s: divider lines: ::before %q %vpx, ::after %q %vpx; want a line either side",
+				lang, d.Before, d.BeforeLine, d.After, d.AfterLine)
+		}
+		if d.BeforeWidth < 40 || d.AfterWidth < 40 || d.BeforeWidth-d.AfterWidth > 1 || d.AfterWidth-d.BeforeWidth > 1 {
+			t.Errorf("%s: divider line widths %v and %v, want two equal lines", lang, d.BeforeWidth, d.AfterWidth)
+		}
+		if diff := d.TextCentre - d.DividerCentre; diff > 1 || diff < -1 {
+			t.Errorf("%s: divider word centred at %v, the divider at %v", lang, d.TextCentre, d.DividerCentre)
+		}
+		if d.Contrast < 4.5 {
+			t.Errorf("%s: divider text contrast %.2f:1, want at least 4.5:1 (WCAG AA)", lang, d.Contrast)
+		}
+	}
+}
