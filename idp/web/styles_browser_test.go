@@ -6,6 +6,9 @@ import (
 	"net/http/httptest"
 	"testing"
 
+	"github.com/chromedp/cdproto/input"
+	"github.com/chromedp/chromedp"
+
 	"github.com/latchkey/latchkey/idp/idptest/chrome"
 	"github.com/latchkey/latchkey/static"
 )
@@ -32,6 +35,10 @@ func styleSite(t *testing.T) string {
 		return passkeyLoginData{Page: p, TxID: "tx-1", Action: "/login", PasskeyAction: "/login/passkey",
 			Passkey: &passkeyOptions{JSON: `{"challenge":"AAAAAAAAAAAAAAAAAAAAAA","rpId":"localhost"}`, Ceremony: "c-1"}}
 	}))
+	mux.Handle("GET /notice", render("notice", func(p Page) any {
+		return noticeData{Page: p, HeadingKey: "recovery.title", BodyKey: "recovery.intro", Continue: "/elsewhere",
+			Codes: []string{"abcde-fghjk"}}
+	}))
 	mux.HandleFunc("GET /favicon.ico", http.NotFound)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -49,6 +56,12 @@ type passkeyLoginData struct {
 type passkeyOptions struct {
 	JSON     template.JS
 	Ceremony string
+}
+
+type noticeData struct {
+	Page
+	HeadingKey, BodyKey, BodyArg, Continue string
+	Codes                                  []string
 }
 
 // contrastJS defines contrast(fg, bg), the WCAG contrast ratio of two computed
@@ -113,5 +126,62 @@ func TestDividerStyle(t *testing.T) {
 		if d.Contrast < 4.5 {
 			t.Errorf("%s: divider text contrast %.2f:1, want at least 4.5:1 (WCAG AA)", lang, d.Contrast)
 		}
+	}
+}
+
+// TestLinkButtonStyle: a link styled as a button (a.btn, the notice page's Continue) is
+// not underlined by the global a rule, keeps readable text when hovered (a:hover
+// outranks .btn-primary), and still shows a focus outline for keyboard users.
+func TestLinkButtonStyle(t *testing.T) {
+	base := styleSite(t)
+	b := chrome.New(t)
+	b.Open(base+"/notice", "a.btn-primary")
+	type look struct {
+		Decoration string
+		Contrast   float64
+		X, Y       float64
+	}
+	const lookJS = `(() => {` + contrastJS + `
+  const a = document.querySelector("a.btn-primary");
+  const st = getComputedStyle(a), r = a.getBoundingClientRect();
+  return {decoration: st.textDecorationLine, contrast: contrast(st.color, st.backgroundColor),
+    x: r.left + r.width / 2, y: r.top + r.height / 2};
+})()`
+	l := chrome.Eval[look](b, lookJS)
+	if l.Decoration != "none" {
+		t.Errorf("a.btn text-decoration-line = %q, want none", l.Decoration)
+	}
+	if l.Contrast < 4.5 {
+		t.Errorf("a.btn text contrast %.2f:1, want at least 4.5:1", l.Contrast)
+	}
+	b.Run(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, l.X, l.Y))
+	if !chrome.Eval[bool](b, `document.querySelector("a.btn-primary").matches(":hover")`) {
+		t.Fatal("the pointer is not over the button")
+	}
+	if h := chrome.Eval[look](b, lookJS); h.Decoration != "none" || h.Contrast < 4.5 {
+		t.Errorf("hovered a.btn: text-decoration-line %q, contrast %.2f:1; want none and at least 4.5:1", h.Decoration, h.Contrast)
+	}
+	b.Run(chromedp.MouseEvent(input.DispatchMouseEventTypeMouseMoved, 1, 1))
+
+	// Tab from the top of the page to the button, as a keyboard user would.
+	b.Run(chromedp.Evaluate[chromedp.Void](`document.activeElement.blur()`))
+	for range 10 {
+		if chrome.Eval[bool](b, `document.activeElement.matches("a.btn-primary")`) {
+			break
+		}
+		b.Press(chrome.Tab)
+	}
+	type focus struct {
+		Focused, Visible bool
+		Style            string
+		Width            float64
+	}
+	f := chrome.Eval[focus](b, `(() => {
+  const a = document.querySelector("a.btn-primary"), st = getComputedStyle(a);
+  return {focused: document.activeElement === a, visible: a.matches(":focus-visible"),
+    style: st.outlineStyle, width: parseFloat(st.outlineWidth)};
+})()`)
+	if !f.Focused || !f.Visible || f.Style == "none" || f.Width < 2 {
+		t.Errorf("keyboard focus on a.btn: %+v, want a visible outline of at least 2px", f)
 	}
 }
