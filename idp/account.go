@@ -50,6 +50,10 @@ type accountPage struct {
 	// Passkeys, and where to add one (empty when passkeys are off).
 	Passkeys   []passkeyRow
 	AddPasskey string
+	// Phones for SMS and voice codes, and where to add one (empty when
+	// phone codes are off).
+	Phones   []phoneRow
+	AddPhone string
 	// DeviceBound: the user's passkeys are all tied to one device and
 	// nothing else could bring them back in.
 	DeviceBound bool
@@ -122,7 +126,21 @@ func (p *Provider) secondFactors(ctx context.Context, userID string) (int, error
 	if err != nil {
 		return 0, fmt.Errorf("list passkeys: %w", err)
 	}
-	return confirmedTOTP(creds) + len(keys), nil
+	n := confirmedTOTP(creds) + len(keys)
+	// A phone counts only where the policy lets it complete mfa; otherwise
+	// asking for mfa would lock out a user whose only extra factor it is.
+	if pol, err := p.policies.get(ctx); err != nil {
+		return 0, err
+	} else if pol.PhoneSatisfiesMFA && p.phone != nil {
+		phones, err := p.store.ListPhones(ctx, userID)
+		if err != nil {
+			return 0, fmt.Errorf("list phones: %w", err)
+		}
+		if _, ok := usablePhone(phones); ok {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // freshStepUp reports whether the session proved the needed level within
@@ -173,11 +191,12 @@ var userEvents = []string{
 	"login.succeeded", "login.failed", "login.throttled", "mfa.failed", "mfa.locked", "mfa.enrolled",
 	"mfa.removed", "mfa.replay_refused", "passkey.clone_suspected", "recovery_code.used", "recovery_codes.generated",
 	"remembered_browser.created", "remembered_browser.revoked", "consent.granted", "consent.revoked",
-	"token.code_reuse", "token.refresh_reuse",
+	"token.code_reuse", "token.refresh_reuse", "phone.code_sent", "phone.undelivered", "phone.sim_swapped",
+	"phone.budget_exceeded",
 }
 
 // accountFlashes are the confirmations the page can show after an action.
-var accountFlashes = []string{"totp_added", "totp_removed", "passkey_added", "passkey_removed", "browser_forgotten", "browsers_forgotten", "consent_revoked"}
+var accountFlashes = []string{"totp_added", "totp_removed", "phone_added", "phone_removed", "passkey_added", "passkey_removed", "browser_forgotten", "browsers_forgotten", "consent_revoked"}
 
 func (p *Provider) accountData(w http.ResponseWriter, r *http.Request, sess *storage.Session, u storage.User) (accountPage, error) {
 	ctx := r.Context()
@@ -220,6 +239,12 @@ func (p *Provider) accountData(w http.ResponseWriter, r *http.Request, sess *sto
 	}
 	if p.passkeys != nil {
 		d.AddPasskey = p.path("/account/passkey")
+	}
+	if d.Phones, err = p.phoneRows(ctx, u.ID, date); err != nil {
+		return d, err
+	}
+	if p.phone != nil {
+		d.AddPhone = p.path("/account/phone")
 	}
 	if d.DeviceBound, err = p.needsRecoveryPath(r, u.ID); err != nil {
 		return d, err

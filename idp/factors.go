@@ -32,8 +32,8 @@ const budgetPeriod = time.Hour
 // codeFactors are the factors checked by a typed code in this build;
 // pageFactors are those the /mfa page can ask for.
 var (
-	codeFactors = []mfa.Factor{mfa.TOTP, mfa.RecoveryCode}
-	pageFactors = []mfa.Factor{mfa.Passkey, mfa.TOTP, mfa.RecoveryCode}
+	codeFactors = []mfa.Factor{mfa.TOTP, mfa.SMS, mfa.Voice, mfa.RecoveryCode}
+	pageFactors = []mfa.Factor{mfa.Passkey, mfa.TOTP, mfa.SMS, mfa.Voice, mfa.RecoveryCode}
 )
 
 // lockedUntil turns a lock counter into the end of the lock (zero: none).
@@ -80,6 +80,11 @@ func (p *Provider) factorStates(ctx context.Context, userID, txID string, pol mf
 		{Factor: mfa.TOTP, Enrolled: confirmedTOTP(creds) > 0},
 		{Factor: mfa.RecoveryCode, Enrolled: len(codes) > 0, Remaining: unusedCodes(codes)},
 	}
+	phones, err := p.phoneStates(ctx, userID)
+	if err != nil {
+		return nil, err
+	}
+	states = append(states, phones...)
 	now := p.now()
 	for i := range states {
 		s := &states[i]
@@ -97,7 +102,13 @@ func (p *Provider) factorStates(ctx context.Context, userID, txID string, pol mf
 		if err != nil {
 			return nil, fmt.Errorf("read budget: %w", err)
 		}
-		s.BudgetLeft = budgetLeft(budget, pol.Limits, now)
+		// Phone factors also have a send budget (phoneStates); the
+		// smaller one counts.
+		left := budgetLeft(budget, pol.Limits, now)
+		if s.BudgetLeft >= 0 && (s.Factor == mfa.SMS || s.Factor == mfa.Voice) {
+			left = min(left, s.BudgetLeft)
+		}
+		s.BudgetLeft = left
 		if txID != "" {
 			ch, err := p.store.GetThrottle(ctx, challengeKey(txID, s.Factor))
 			if err != nil {

@@ -18,6 +18,14 @@ type Metrics struct {
 	signIns     *prometheus.CounterVec
 	tokens      *prometheus.CounterVec
 	tokenErrors *prometheus.CounterVec
+
+	// Phone codes. Delivery rate is delivered / sent and conversion
+	// verified / sent, both per channel, in PromQL.
+	phoneSent      *prometheus.CounterVec
+	phoneDelivered *prometheus.CounterVec
+	phoneVerified  *prometheus.CounterVec
+	phoneCallbacks *prometheus.CounterVec
+	phoneSpend     *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg (a new registry if nil).
@@ -43,8 +51,24 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		tokenErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_token_errors_total", Help: "Token endpoint errors by OAuth error code.",
 		}, []string{"error"}),
+		phoneSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_phone_codes_sent_total", Help: "SMS and voice codes by channel, country and outcome (sent, failed, budget).",
+		}, []string{"channel", "country", "outcome"}),
+		phoneDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_phone_deliveries_total", Help: "Final delivery statuses the carrier reported, by channel, country and status.",
+		}, []string{"channel", "country", "status"}),
+		phoneVerified: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_phone_codes_verified_total", Help: "Phone codes entered correctly, by the channel that carried them.",
+		}, []string{"channel"}),
+		phoneCallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_phone_callbacks_total", Help: "Carrier status callbacks by result (ok, unknown, forged).",
+		}, []string{"result"}),
+		phoneSpend: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_phone_spend_total", Help: "What the carrier reported charging, by channel and currency.",
+		}, []string{"channel", "unit"}),
 	}
-	reg.MustRegister(m.requests, m.latency, m.signIns, m.tokens, m.tokenErrors)
+	reg.MustRegister(m.requests, m.latency, m.signIns, m.tokens, m.tokenErrors,
+		m.phoneSent, m.phoneDelivered, m.phoneVerified, m.phoneCallbacks, m.phoneSpend)
 	return m
 }
 

@@ -29,6 +29,8 @@ type mfaPage struct {
 	ClientName  string
 	// Passkey holds the assertion options when Factor is "passkey".
 	Passkey *passkeyOptions
+	// Phone is the SMS or voice state when Factor is "sms" or "voice".
+	Phone *phoneView
 }
 
 type factorLink struct {
@@ -138,6 +140,16 @@ func (p *Provider) renderMFA(w http.ResponseWriter, r *http.Request, st mfaStep,
 		}
 		data.Passkey = &po
 	}
+	if f == mfa.SMS || f == mfa.Voice {
+		v, err := p.phoneData(r, st, f)
+		if err != nil {
+			return err
+		}
+		if v == nil {
+			return fmt.Errorf("mfa step: %s offered without a usable phone", f)
+		}
+		data.Phone = v
+	}
 	for _, o := range st.d.Offer {
 		if o != f && slices.Contains(pageFactors, o) {
 			data.Others = append(data.Others, factorLink{
@@ -174,6 +186,9 @@ func (p *Provider) mfaSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	if f == mfa.Passkey {
 		return p.mfaPasskey(w, r, st)
+	}
+	if f == mfa.SMS || f == mfa.Voice {
+		return p.mfaPhone(w, r, st, f)
 	}
 	code := r.PostFormValue("code")
 	if code == "" || len(code) > 64 {

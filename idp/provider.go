@@ -99,9 +99,11 @@ type Options struct {
 	PasskeyOrigins []string
 	// PasskeyUserVerification is "preferred" (default) or "required".
 	PasskeyUserVerification string
-	Logger                  *slog.Logger
-	Metrics                 *Metrics
-	Now                     func() time.Time
+	// Phone configures SMS and voice codes (off without a Telephony).
+	Phone   PhoneOptions
+	Logger  *slog.Logger
+	Metrics *Metrics
+	Now     func() time.Time
 }
 
 // Provider serves the OpenID Provider's routes.
@@ -136,6 +138,8 @@ type Provider struct {
 	// passkeys is nil when the issuer cannot be a WebAuthn relying party
 	// (an IP-address host, as in some tests).
 	passkeys *passkey.Service
+	// phone is nil when SMS and voice codes are off.
+	phone *phoneCodes
 }
 
 // New composes the provider.
@@ -203,6 +207,9 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if p.passkeys, err = newPasskeys(o, p.appName, issuerURL); err != nil {
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
+	if p.phone, err = newPhoneCodes(o.Phone, p.issuer, derive); err != nil {
+		return nil, fmt.Errorf("new provider: %w", err)
+	}
 	if p.passkeys == nil {
 		o.Logger.WarnContext(ctx, "passkeys disabled: the issuer's host is an IP address, which WebAuthn refuses as a relying-party id; use a name such as localhost")
 	}
@@ -218,11 +225,11 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if o.Dev {
 		devDir = o.TemplatesDir
 	}
-	p.renderer, err = web.NewRenderer(templates.FS, p.catalog, []string{"login", "consent", "logout", "error", "mfa", "enrol_totp", "notice", "account", "passkey_register"}, devDir)
+	p.renderer, err = web.NewRenderer(templates.FS, p.catalog, []string{"login", "consent", "logout", "error", "mfa", "enrol_totp", "notice", "account", "passkey_register", "phone", "outbox"}, devDir)
 	if err != nil {
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
-	p.errPages = web.NewErrorPages(p.renderer, p.catalog)
+	p.errPages = web.NewErrorPages(p.renderer, p.catalog, "")
 	p.csrf = p.csrf.WithFailureHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.errPages.RenderError(w, r, http.StatusForbidden, "error.csrf")
 	}))

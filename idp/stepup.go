@@ -206,6 +206,9 @@ func (p *Provider) availableFactors(pol mfa.Policy) []mfa.Factor {
 	if p.passkeys != nil {
 		out = append(out, mfa.Passkey)
 	}
+	if p.phone != nil {
+		out = append(out, mfa.SMS, mfa.Voice)
+	}
 	if pol.Remember.Enabled {
 		out = append(out, mfa.RememberedBrowser)
 	}

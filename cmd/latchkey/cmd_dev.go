@@ -74,7 +74,7 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Wri
 		return err
 	}
 	metrics := idp.NewMetrics(nil)
-	p, err := newProvider(ctx, cfg, st, secret, log, true, metrics)
+	p, routes, err := newProvider(ctx, cfg, st, secret, log, true, metrics)
 	if err != nil {
 		return err
 	}
@@ -83,7 +83,6 @@ func runDev(ctx context.Context, cfg config.Config, log *slog.Logger, out io.Wri
 		return err
 	}
 	app := demo.New(cfg.Issuer, demoClientID, clientSecret, cfg.Issuer+"/demo", demoKey, log)
-	var routes []idp.Route
 	for pattern, h := range app.Routes() {
 		routes = append(routes, idp.Route{Pattern: pattern, Handler: h})
 	}

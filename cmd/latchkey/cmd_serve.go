@@ -37,12 +37,12 @@ func runServe(ctx context.Context, cfg config.Config, log *slog.Logger) error {
 		return err
 	}
 	metrics := idp.NewMetrics(nil)
-	p, err := newProvider(ctx, cfg, st, secret, log, false, metrics)
+	p, routes, err := newProvider(ctx, cfg, st, secret, log, false, metrics)
 	if err != nil {
 		return err
 	}
 	go janitor(ctx, st, log, 10*time.Minute)
-	return serveHTTP(ctx, cfg, rootHandler(p, cfg, metrics), log, func(addr string) {
+	return serveHTTP(ctx, cfg, rootHandler(p, cfg, metrics, routes...), log, func(addr string) {
 		log.Info("latchkey serving", "addr", addr, "issuer", cfg.Issuer)
 	})
 }

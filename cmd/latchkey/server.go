@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/idp/secretbox"
 	"github.com/latchkey/latchkey/idp/storage"
 	"github.com/latchkey/latchkey/idp/web"
+	"github.com/latchkey/latchkey/mfa/twilio"
 )
 
 // newKeyManager builds the signing-key manager. Retired keys stay published
@@ -38,29 +39,41 @@ func newKeyManager(cfg config.Config, st storage.Store, secret []byte, log *slog
 
 // newProvider wires the OpenID Provider from the configuration: each part
 // gets exactly what it uses.
-func newProvider(ctx context.Context, cfg config.Config, st storage.Store, secret []byte, log *slog.Logger, dev bool, metrics *idp.Metrics) (*idp.Provider, error) {
+func newProvider(ctx context.Context, cfg config.Config, st storage.Store, secret []byte, log *slog.Logger, dev bool, metrics *idp.Metrics) (*idp.Provider, []idp.Route, error) {
+	p, outbox, err := buildProvider(ctx, cfg, st, secret, log, dev, metrics)
+	if err != nil || outbox == nil {
+		return p, nil, err
+	}
+	return p, []idp.Route{p.OutboxRoute(outbox)}, nil
+}
+
+func buildProvider(ctx context.Context, cfg config.Config, st storage.Store, secret []byte, log *slog.Logger, dev bool, metrics *idp.Metrics) (*idp.Provider, *idp.Outbox, error) {
 	km, err := newKeyManager(cfg, st, secret, log)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	hasher, err := password.NewHasher(cfg.Password.Params())
 	if err != nil {
-		return nil, fmt.Errorf("password hasher: %w", err)
+		return nil, nil, fmt.Errorf("password hasher: %w", err)
 	}
 	var proxies []netip.Prefix
 	for _, s := range cfg.TrustedProxies {
 		pfx, err := netip.ParsePrefix(s)
 		if err != nil {
-			return nil, fmt.Errorf("trusted_proxies: %w", err)
+			return nil, nil, fmt.Errorf("trusted_proxies: %w", err)
 		}
 		proxies = append(proxies, pfx)
 	}
 	policy, err := cfg.MFA.Policy()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
+	}
+	phone, outbox, err := phoneOptions(cfg, log, dev)
+	if err != nil {
+		return nil, nil, err
 	}
 	t := cfg.Tokens
-	return idp.New(ctx, idp.Options{
+	p, err := idp.New(ctx, idp.Options{
 		Issuer: cfg.Issuer, Store: st, Keys: km, Passwords: hasher, SecretKey: secret,
 		DefaultAlg: cfg.Keys.Algorithm,
 		Lifetimes: idp.Lifetimes{
@@ -83,7 +96,47 @@ func newProvider(ctx context.Context, cfg config.Config, st storage.Store, secre
 		TemplatesDir:            devTemplatesDir(dev),
 		Logger:                  log,
 		Metrics:                 metrics,
+		Phone:                   phone,
 	})
+	return p, outbox, err
+}
+
+// phoneOptions picks the sender of SMS and voice codes: Twilio, or in
+// `latchkey dev` (by default) the outbox page.
+func phoneOptions(cfg config.Config, log *slog.Logger, dev bool) (idp.PhoneOptions, *idp.Outbox, error) {
+	ph := cfg.Phone
+	b := ph.Budgets
+	opts := idp.PhoneOptions{
+		PublicURL: cfg.Twilio.PublicURL, DefaultRegion: ph.DefaultRegion, Countries: ph.Countries,
+		VoiceFallback: ph.VoiceFallback, AllowVoIP: ph.AllowVoIP, LineTypeLookup: ph.LineTypeLookup,
+		SIMSwapLookup: ph.SIMSwapLookup,
+		Budgets: idp.PhoneBudgets{
+			PerUser: b.PerUser, PerNumber: b.PerNumber, PerPrefix: b.PerPrefix, PerCountry: b.PerCountry,
+			PerIP: b.PerIP, DailySpend: b.DailySpend, SMSCost: b.SMSCost, VoiceCost: b.VoiceCost,
+			KillSwitch: b.KillSwitch,
+		},
+	}
+	sender := ph.Sender
+	if sender == "" && dev {
+		sender = "dev"
+	}
+	switch sender {
+	case "dev":
+		outbox := idp.NewOutbox(log)
+		opts.Telephony = outbox
+		return opts, outbox, nil
+	case "twilio":
+		tw := cfg.Twilio
+		c, err := twilio.New(twilio.Config{
+			AccountSID: tw.AccountSID, AuthToken: tw.AuthToken, MessagingServiceSID: tw.MessagingServiceSID,
+			SMSFrom: tw.SMSFrom, VoiceFrom: tw.VoiceFrom, Timeout: tw.Timeout.Duration, Logger: log,
+		})
+		if err != nil {
+			return opts, nil, fmt.Errorf("twilio: %w", err)
+		}
+		opts.Telephony = idp.TwilioTelephony(c, nil)
+	}
+	return opts, nil, nil
 }
 
 // devTemplatesDir lets `latchkey dev` pick up template edits without a
