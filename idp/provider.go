@@ -229,7 +229,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if err != nil {
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
-	p.errPages = web.NewErrorPages(p.renderer, p.catalog, "")
+	p.errPages = web.NewErrorPages(p.renderer, p.catalog, p.issuer)
 	p.csrf = p.csrf.WithFailureHandler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		p.errPages.RenderError(w, r, http.StatusForbidden, "error.csrf")
 	}))

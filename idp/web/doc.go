@@ -9,7 +9,7 @@
 //
 // A typical route table composes it like this:
 //
-//	errPages := web.NewErrorPages(renderer, catalog)
+//	errPages := web.NewErrorPages(renderer, catalog, issuer)
 //	h := func(f web.HandlerFunc) http.Handler { return web.Handle(logger, errPages, f) }
 //	csrf := web.NewCSRF(csrfKey, secure).WithFailureHandler(
 //		web.ErrorHandler(errPages, http.StatusForbidden, web.MsgCSRF))

@@ -120,16 +120,18 @@ func (r *Renderer) Render(w http.ResponseWriter, req *http.Request, status int, 
 
 // errorPages renders errors as the localized "error" page.
 type errorPages struct {
-	r   *Renderer
-	cat *Catalog
+	r      *Renderer
+	cat    *Catalog
+	issuer string
 }
 
 var _ ErrorRenderer = errorPages{}
 
 // NewErrorPages returns an ErrorRenderer that renders the "error" page (which r must
-// have been built with) in the language negotiated for the request.
-func NewErrorPages(r *Renderer, cat *Catalog) ErrorRenderer {
-	return errorPages{r: r, cat: cat}
+// have been built with) in the language negotiated for the request. issuer goes in
+// the page's footer, as on every other hosted page.
+func NewErrorPages(r *Renderer, cat *Catalog, issuer string) ErrorRenderer {
+	return errorPages{r: r, cat: cat, issuer: issuer}
 }
 
 func (e errorPages) RenderError(w http.ResponseWriter, req *http.Request, status int, messageKey string) {
@@ -140,6 +142,7 @@ func (e errorPages) RenderError(w http.ResponseWriter, req *http.Request, status
 		Message:   messageKey,
 		RequestID: RequestIDFrom(req.Context()),
 	}
+	data.Issuer = e.issuer
 	if req.Method != http.MethodGet && req.Method != http.MethodHead {
 		// The switcher links are GETs of this URL, which need not exist for other methods.
 		data.Langs = nil

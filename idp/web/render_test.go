@@ -296,7 +296,7 @@ func TestErrorPages(t *testing.T) {
 	r, cat := newTestRenderer(t)
 	var logs bytes.Buffer
 	logger := slog.New(slog.NewTextHandler(&logs, nil))
-	h := Chain(Handle(logger, NewErrorPages(r, cat), func(w http.ResponseWriter, r *http.Request) error {
+	h := Chain(Handle(logger, NewErrorPages(r, cat, "https://idp.example"), func(w http.ResponseWriter, r *http.Request) error {
 		return NewError(http.StatusNotFound, MsgNotFound, nil)
 	}), RequestID)
 
@@ -308,7 +308,8 @@ func TestErrorPages(t *testing.T) {
 	if rec.Code != 404 {
 		t.Errorf("status = %d", rec.Code)
 	}
-	for _, s := range []string{`<html lang="ja">`, "お探しのページは見つかりませんでした。", "support-42", "エラー 404", `role="alert"`, "/nowhere?lang=en"} {
+	for _, s := range []string{`<html lang="ja">`, "お探しのページは見つかりませんでした。", "support-42", "エラー 404", `role="alert"`, "/nowhere?lang=en",
+		`class="request-id"`, `<footer class="site-footer">`, "https://idp.example"} {
 		if !strings.Contains(body, s) {
 			t.Errorf("error page lacks %q", s)
 		}
@@ -332,7 +333,7 @@ func TestErrorPagesFallback(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec := httptest.NewRecorder()
-	NewErrorPages(r, cat).RenderError(rec, httptest.NewRequest(http.MethodGet, "/", nil), 503, "known")
+	NewErrorPages(r, cat, "").RenderError(rec, httptest.NewRequest(http.MethodGet, "/", nil), 503, "known")
 	if rec.Code != 503 || !strings.Contains(rec.Body.String(), "Known") {
 		t.Errorf("fallback = %d %q", rec.Code, rec.Body.String())
 	}

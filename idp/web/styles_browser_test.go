@@ -2,8 +2,10 @@ package web
 
 import (
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
 	"github.com/chromedp/cdproto/input"
@@ -39,6 +41,10 @@ func styleSite(t *testing.T) string {
 		return noticeData{Page: p, HeadingKey: "recovery.title", BodyKey: "recovery.intro", Continue: "/elsewhere",
 			Codes: []string{"abcde-fghjk"}}
 	}))
+	// A generated request id is 32 characters, the longest the error page shows in
+	// practice.
+	mux.Handle("GET /error", RequestID(Handle(slog.New(slog.DiscardHandler), NewErrorPages(r, cat, "https://idp.example"),
+		func(http.ResponseWriter, *http.Request) error { return NewError(http.StatusNotFound, MsgNotFound, nil) })))
 	mux.HandleFunc("GET /favicon.ico", http.NotFound)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
@@ -183,5 +189,44 @@ func TestLinkButtonStyle(t *testing.T) {
 })()`)
 	if !f.Focused || !f.Visible || f.Style == "none" || f.Width < 2 {
 		t.Errorf("keyboard focus on a.btn: %+v, want a visible outline of at least 2px", f)
+	}
+}
+
+// TestErrorPageStyle: on a phone-sized screen, the error page's request id stays whole
+// on one line inside the card instead of wrapping mid-id beside its label, and the
+// page has the footer every other page has.
+func TestErrorPageStyle(t *testing.T) {
+	base := styleSite(t)
+	b := chrome.New(t, chrome.WithWindowSize(360, 740))
+	for _, lang := range []string{"en", "ja"} {
+		b.Open(base+"/error?lang="+lang, ".request-id")
+		type errorPage struct {
+			ID              string
+			Lines           int
+			IDLeft, IDRight float64
+			CardL, CardR    float64
+			Footer          string
+		}
+		e := chrome.Eval[errorPage](b, `(() => {
+  const code = document.querySelector(".request-id"), card = code.closest(".card");
+  const range = document.createRange();
+  range.selectNodeContents(code);
+  const tops = new Set([...range.getClientRects()].map(r => Math.round(r.top)));
+  const c = code.getBoundingClientRect(), k = card.getBoundingClientRect();
+  return {id: code.textContent, lines: tops.size, idLeft: c.left, idRight: c.right,
+    cardL: k.left, cardR: k.right, footer: document.querySelector(".site-footer").textContent.trim()};
+})()`)
+		if len(e.ID) != 32 {
+			t.Fatalf("%s: request id %q, want the 32 characters RequestID generates", lang, e.ID)
+		}
+		if e.Lines != 1 {
+			t.Errorf("%s: the request id takes %d lines on a 360px screen, want 1", lang, e.Lines)
+		}
+		if e.IDLeft < e.CardL || e.IDRight > e.CardR {
+			t.Errorf("%s: the request id spans %v-%v, outside the card %v-%v", lang, e.IDLeft, e.IDRight, e.CardL, e.CardR)
+		}
+		if !strings.Contains(e.Footer, "https://idp.example") {
+			t.Errorf("%s: footer %q, want the issuer as on every other page", lang, e.Footer)
+		}
 	}
 }
