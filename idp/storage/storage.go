@@ -219,6 +219,10 @@ type Store interface {
 	AppendAudit(ctx context.Context, e AuditEvent) error
 	// ListAudit returns events newest first.
 	ListAudit(ctx context.Context, f AuditFilter) ([]AuditEvent, error)
+
+	// Phones, SMS and voice codes, their messages and send budgets (see
+	// phones.go).
+	PhoneStore
 }
 
 // Client is a registered OAuth 2.0 client (relying party).
