@@ -367,7 +367,7 @@ func (p *Provider) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) err
 		return fmt.Errorf("list recovery codes: %w", err)
 	}
 	if unusedCodes(codes) == 0 {
-		return p.showNewRecoveryCodes(w, r, u)
+		return p.showNewRecoveryCodes(w, r, u, "recovery.intro")
 	}
 	return p.accountDone(w, r, "totp_added")
 }
@@ -429,17 +429,19 @@ func (p *Provider) accountRecoveryCodes(w http.ResponseWriter, r *http.Request) 
 	if level != mfa.LevelMFA {
 		return web.Errorf(http.StatusBadRequest, "account.error.no_second_factor", "recovery codes without a second factor")
 	}
-	return p.showNewRecoveryCodes(w, r, u)
+	return p.showNewRecoveryCodes(w, r, u, "recovery.intro_general")
 }
 
-func (p *Provider) showNewRecoveryCodes(w http.ResponseWriter, r *http.Request, u storage.User) error {
+// showNewRecoveryCodes makes and shows a new set of recovery codes; body
+// says what they stand in for.
+func (p *Provider) showNewRecoveryCodes(w http.ResponseWriter, r *http.Request, u storage.User, body string) error {
 	codes, err := p.newRecoveryCodes(r.Context(), u.ID)
 	if err != nil {
 		return err
 	}
 	p.audit(r, "recovery_codes.generated", u.ID, "", map[string]string{"count": strconv.Itoa(len(codes))})
 	return p.renderer.Render(w, r, http.StatusOK, "notice", noticePage{
-		Page: p.page(w, r, storage.LoginTx{}, "recovery.title"), HeadingKey: "recovery.title", BodyKey: "recovery.intro",
+		Page: p.page(w, r, storage.LoginTx{}, "recovery.title"), HeadingKey: "recovery.title", BodyKey: body,
 		Codes: codes, Continue: p.path("/account"),
 	})
 }

@@ -152,7 +152,7 @@ func (p *Provider) accountPasskeySubmit(w http.ResponseWriter, r *http.Request) 
 	if fresh, err := p.freshStepUp(w, r, sess, u, p.path("/account/passkey")); err != nil || !fresh {
 		return err
 	}
-	_, errKey, err := p.finishRegistration(r, storage.LoginTx{}, u)
+	key, errKey, err := p.finishRegistration(r, storage.LoginTx{}, u)
 	if err != nil {
 		return err
 	}
@@ -167,7 +167,11 @@ func (p *Provider) accountPasskeySubmit(w http.ResponseWriter, r *http.Request) 
 		return fmt.Errorf("list recovery codes: %w", err)
 	}
 	if unusedCodes(codes) == 0 {
-		return p.showNewRecoveryCodes(w, r, u)
+		body := "recovery.intro_passkey"
+		if !key.BackedUp {
+			body = "recovery.intro_device_bound"
+		}
+		return p.showNewRecoveryCodes(w, r, u, body)
 	}
 	return p.accountDone(w, r, "passkey_added")
 }

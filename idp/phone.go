@@ -315,6 +315,10 @@ func (p *Provider) sendPhoneCode(r *http.Request, req sendRequest) (storage.Phon
 	}
 	now := p.now().UTC()
 	code, err := p.store.FindPhoneCode(ctx, req.txID, req.phone.ID, now)
+	if err == nil && code.Attempts >= otp.MaxAttempts {
+		// Out of attempts: sending it again would only waste a message.
+		err = storage.ErrNotFound
+	}
 	if errors.Is(err, storage.ErrNotFound) {
 		code = storage.PhoneCode{
 			ID: randomID(), UserID: req.user.ID, PhoneID: req.phone.ID, TxID: req.txID, Purpose: req.purpose,

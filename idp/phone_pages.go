@@ -60,7 +60,7 @@ func (p *Provider) phoneData(r *http.Request, st mfaStep, f mfa.Factor) (*phoneV
 	if err != nil {
 		return nil, fmt.Errorf("find phone code: %w", err)
 	}
-	if code.Sends == 0 {
+	if code.Sends == 0 || code.Attempts >= otp.MaxAttempts {
 		return v, nil
 	}
 	v.Sent, v.Channel = true, code.Channel

@@ -212,7 +212,12 @@
           publicKey: requestOptions(options),
           mediation: "conditional",
           signal: pending.signal
-        }).then(submit, failed);
+        }).then(submit, function () {
+          // The user never asked for this request: a browser that turns
+          // it down (no passkey for this site, autofill dismissed) must
+          // not show an error; the button and the form still work.
+          pending = null;
+        });
       });
     }
   } else if (mode === "assert" && form.hasAttribute("data-webauthn-autostart")) {
