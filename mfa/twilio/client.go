@@ -288,9 +288,22 @@ type boundTransport struct {
 const maxErrorBody = 64 << 10
 
 func (t *boundTransport) RoundTrip(req *http.Request) (*http.Response, error) {
-	ctx, cancel := context.WithCancel(t.ctx)
-	stop := context.AfterFunc(req.Context(), cancel)
-	done := func() { stop(); cancel() }
+	// The request's deadline (http.Client.Timeout) is copied so that a
+	// timeout still reads as one (context.DeadlineExceeded); any other end
+	// of the request's context cancels too.
+	parent, cancelDeadline := t.ctx, context.CancelFunc(func() {})
+	if d, ok := req.Context().Deadline(); ok {
+		parent, cancelDeadline = context.WithDeadline(parent, d)
+	}
+	ctx, cancel := context.WithCancel(parent)
+	stop := context.AfterFunc(req.Context(), func() {
+		// A deadline is left to the copy, which ends the same instant
+		// with the right error.
+		if !errors.Is(req.Context().Err(), context.DeadlineExceeded) {
+			cancel()
+		}
+	})
+	done := func() { stop(); cancel(); cancelDeadline() }
 	resp, err := t.next.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		done()
