@@ -57,7 +57,9 @@ func (p *Provider) pendingTOTP(ctx context.Context, u storage.User) (storage.TOT
 	if err != nil {
 		return storage.TOTPCredential{}, "", fmt.Errorf("enrol totp: %w", err)
 	}
-	c := storage.TOTPCredential{ID: randomID(), UserID: u.ID, Name: "Authenticator app", CreatedAt: now.UTC()}
+	// No name: the account page shows a default name in the page's language, which a
+	// name stored here would fix in the language of the day it was set up.
+	c := storage.TOTPCredential{ID: randomID(), UserID: u.ID, CreatedAt: now.UTC()}
 	if c.Secret, err = p.secrets.Seal([]byte(key.Secret), totpAAD(c.ID)); err != nil {
 		return storage.TOTPCredential{}, "", fmt.Errorf("seal totp secret: %w", err)
 	}
