@@ -218,6 +218,15 @@ func janitor(ctx context.Context, st storage.Store, log *slog.Logger, every time
 			"pending_totp": func(ctx context.Context, now time.Time) (int64, error) {
 				return st.DeletePendingTOTP(ctx, now.Add(-pendingTOTPMaxAge))
 			},
+			"phone_codes": st.DeleteExpiredPhoneCodes,
+			// A number nobody proved within the day is abandoned.
+			"unverified_phones": func(ctx context.Context, now time.Time) (int64, error) {
+				return st.DeleteUnverifiedPhones(ctx, now.Add(-24*time.Hour))
+			},
+			// The longest budget window is a day.
+			"budgets": func(ctx context.Context, now time.Time) (int64, error) {
+				return st.DeleteStaleBudgets(ctx, now.Add(-48*time.Hour))
+			},
 		} {
 			if n, err := f(ctx, now); err != nil {
 				log.WarnContext(ctx, "cleanup failed", "what", name, "err", err)
