@@ -1,12 +1,18 @@
 package idp_test
 
 import (
+	"html"
 	"net/http"
+	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
 	"golang.org/x/oauth2"
+
+	"github.com/latchkey/latchkey/idp"
+	"github.com/latchkey/latchkey/idp/idptest"
+	"github.com/latchkey/latchkey/mfa"
 )
 
 // TestErrorPageFooter: error pages end with the footer line every other hosted page
@@ -38,5 +44,192 @@ func TestAccountTOTPNameInPageLanguage(t *testing.T) {
 	}
 	if form[1] != "認証アプリ" || !strings.Contains(page.Body, `aria-label="認証アプリ を削除"`) {
 		t.Errorf("Japanese account page names the app %q, want 認証アプリ (and in its remove button's label)", form[1])
+	}
+}
+
+// langLink returns the language switcher's link to lang on page, resolved
+// against the page's URL, or "" when the page has no switcher.
+func langLink(page *idptest.Response, lang string) string {
+	m := regexp.MustCompile(`<a href="([^"]*)" lang="` + regexp.QuoteMeta(lang) + `" hreflang="`).FindStringSubmatch(page.Body)
+	if m == nil {
+		return ""
+	}
+	u, err := page.URL.Parse(html.UnescapeString(m[1]))
+	if err != nil {
+		return ""
+	}
+	return u.String()
+}
+
+// switchLang follows page's switcher to lang and returns the page it leads
+// to, failing the test unless that is a page (not a redirect, not an error)
+// in lang.
+func switchLang(t *testing.T, b *idptest.Browser, page *idptest.Response, lang string) *idptest.Response {
+	t.Helper()
+	link := langLink(page, lang)
+	if link == "" {
+		t.Fatalf("no switcher link to %s on %s (status %d):\n%s", lang, page.URL, page.Status, page.Body)
+	}
+	got := b.Get(link)
+	if got.Status != http.StatusOK || !strings.Contains(got.Body, `<html lang="`+lang+`">`) {
+		t.Fatalf("switcher link %s of %s: %d, want the page in %s:\n%s", link, page.URL, got.Status, lang, got.Body)
+	}
+	return got
+}
+
+// TestLangSwitchAfterWrongPassword: the switcher of the login page shown
+// after a wrong password leads to the same sign-in (the transaction went in
+// the form, not the URL), which goes on from there; also with the provider
+// under a path of its issuer.
+func TestLangSwitchAfterWrongPassword(t *testing.T) {
+	for name, opts := range map[string][]idptest.Option{
+		"root":      nil,
+		"base path": {idptest.WithProviderOptions(func(o *idp.Options) { o.Issuer += "/idp" })},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := newFixture(t, opts...)
+			r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
+			b := f.env.NewBrowser()
+			a := newAuthRequest()
+			login := b.Open(r.url(a))
+			tx := login.Form().Fields.Get("tx")
+			failed := b.SubmitLogin(login, userEmail, "not the password")
+			if failed.Status != http.StatusUnauthorized {
+				t.Fatalf("wrong password: %d, want 401", failed.Status)
+			}
+			ja := switchLang(t, b, failed, "ja")
+			if ja.URL.String() != f.env.URL("/login")+"?lang=ja&tx="+url.QueryEscape(tx) || ja.Form().Fields.Get("tx") != tx ||
+				!strings.Contains(ja.Body, "パスワード") {
+				t.Fatalf("Japanese login page: %s, tx %q, want the login page in Japanese for tx %q:\n%s",
+					ja.URL, ja.Form().Fields.Get("tx"), tx, ja.Body)
+			}
+			r.exchange(a, clientRedirect(t, b.SubmitLogin(ja, userEmail, userPassword)))
+		})
+	}
+}
+
+// TestLangSwitchAfterWrongCode: on the second-factor page after a wrong
+// code, the switcher keeps the sign-in and the factor asked for.
+func TestLangSwitchAfterWrongCode(t *testing.T) {
+	f := newMFAFixture(t)
+	auth := f.enrolTOTP(t)
+	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
+	b := f.env.NewBrowser()
+	a := newAuthRequest()
+	page := b.SubmitLogin(b.Open(r.url(a, oauth2.SetAuthURLParam("acr_values", acrMFA))), userEmail, userPassword)
+	expectFactor(t, page, mfa.TOTP)
+	tx := page.Form().Fields.Get("tx")
+
+	wrong := enterCode(t, b, page, auth.wrong(t))
+	if wrong.Status != http.StatusUnauthorized {
+		t.Fatalf("wrong code: %d, want 401", wrong.Status)
+	}
+	ja := switchLang(t, b, wrong, "ja")
+	expectFactor(t, ja, mfa.TOTP)
+	if ja.Form().Fields.Get("tx") != tx || !strings.Contains(ja.Body, "認証アプリのコードを入力してください") {
+		t.Fatalf("Japanese second-factor page: tx %q, want %q, in Japanese:\n%s", ja.Form().Fields.Get("tx"), tx, ja.Body)
+	}
+
+	// A factor other than the first one offered stays chosen.
+	page = b.Get(otherWay(ja, mfa.RecoveryCode))
+	expectFactor(t, page, mfa.RecoveryCode)
+	wrong = enterCode(t, b, page, "aaaaa-aaaaa")
+	if wrong.Status != http.StatusUnauthorized {
+		t.Fatalf("wrong recovery code: %d, want 401", wrong.Status)
+	}
+	en := switchLang(t, b, wrong, "en")
+	expectFactor(t, en, mfa.RecoveryCode)
+
+	// The notice after a recovery code is not shown again by any GET: no
+	// switcher to lose it by.
+	notice := enterCode(t, b, en, auth.codes[0])
+	if notice.Status != http.StatusOK || !strings.Contains(notice.Body, `id="notice-heading"`) {
+		t.Fatalf("recovery code: %d, want the notice:\n%s", notice.Status, notice.Body)
+	}
+	if l := langLink(notice, "ja"); l != "" {
+		t.Errorf("the notice after a recovery code links to %s", l)
+	}
+}
+
+// TestLangSwitchAfterWrongFirstCode: while setting up an authenticator app
+// at sign-in, the switcher after a wrong first code shows the same key in
+// the same sign-in; the recovery codes that follow, shown once, have no
+// switcher.
+func TestLangSwitchAfterWrongFirstCode(t *testing.T) {
+	f := newMFAFixture(t)
+	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
+	b := f.env.NewBrowser()
+	a := newAuthRequest()
+	page := b.SubmitLogin(b.Open(r.url(a, oauth2.SetAuthURLParam("acr_values", acrMFA))), userEmail, userPassword)
+	if page.Path() != "/mfa/enrol" {
+		t.Fatalf("sign-in without a second factor: %s, want the enrolment page", page.URL)
+	}
+	auth := &authenticator{env: f.env, secret: manualKey(t, page)}
+	tx := page.Forms()[0].Fields.Get("tx")
+
+	again := submitForm(t, b, page, "/mfa/enrol", nil, map[string]string{"code": auth.wrong(t)})
+	if again.Status != http.StatusUnauthorized {
+		t.Fatalf("wrong first code: %d, want 401", again.Status)
+	}
+	ja := switchLang(t, b, again, "ja")
+	if ja.Path() != "/mfa/enrol" || manualKey(t, ja) != auth.secret || ja.Forms()[0].Fields.Get("tx") != tx {
+		t.Fatalf("Japanese enrolment page: %s, tx %q, want the same key for tx %q", ja.URL, ja.Forms()[0].Fields.Get("tx"), tx)
+	}
+	notice := submitForm(t, b, ja, "/mfa/enrol", nil, map[string]string{"code": auth.now(t)})
+	recoveryCodes(t, notice)
+	if l := langLink(notice, "en"); l != "" {
+		t.Errorf("the recovery codes, shown once, link to %s", l)
+	}
+}
+
+// TestLangSwitchOnAccountPages: adding an authenticator app on the account
+// page, the switcher after a wrong first code shows the same key.
+func TestLangSwitchOnAccountPages(t *testing.T) {
+	f := newMFAFixture(t)
+	b, _ := f.accountBrowser(t)
+	enrol := b.Follow(b.Get(f.env.URL("/account/totp")))
+	auth := &authenticator{env: f.env, secret: manualKey(t, enrol)}
+	again := submitForm(t, b, enrol, "/account/totp", nil, map[string]string{"code": auth.wrong(t)})
+	if again.Status != http.StatusUnauthorized {
+		t.Fatalf("wrong first code: %d, want 401", again.Status)
+	}
+	ja := switchLang(t, b, again, "ja")
+	if ja.Path() != "/account/totp" || manualKey(t, ja) != auth.secret {
+		t.Fatalf("Japanese enrolment page: %s, want /account/totp with the same key", ja.URL)
+	}
+	notice := submitForm(t, b, ja, "/account/totp", nil, map[string]string{"code": auth.now(t)})
+	recoveryCodes(t, notice)
+	if l := langLink(notice, "en"); l != "" {
+		t.Errorf("the recovery codes, shown once, link to %s", l)
+	}
+}
+
+// TestLangSwitchOnLogoutPages: the signed-out page (the answer to the
+// confirmation's POST) and the confirmation asked by a relying party's POST
+// switch language at the end_session_endpoint, keeping the client.
+func TestLangSwitchOnLogoutPages(t *testing.T) {
+	f := newFixture(t)
+	b, _, _ := f.signedIn(t)
+	done := b.Submit(b.Get(logoutURL(f.env, url.Values{"client_id": {webClientID}})), nil)
+	if done.Status != http.StatusOK || !strings.Contains(done.Body, msgSignedOut) {
+		t.Fatalf("confirmed logout: %d, want the signed-out page", done.Status)
+	}
+	ja := switchLang(t, b, done, "ja")
+	if !strings.Contains(ja.Body, "サインアウトが完了しました。") || !strings.Contains(ja.Body, "Web App") {
+		t.Errorf("Japanese signed-out page:\n%s", ja.Body)
+	}
+
+	b, r, _ := f.signedIn(t)
+	confirm := b.PostForm(f.env.URL("/logout"), url.Values{"client_id": {webClientID},
+		"post_logout_redirect_uri": {webPostLogout}, "state": {"s2"}})
+	if confirm.Status != http.StatusOK || confirm.Form() == nil {
+		t.Fatalf("logout by POST without a hint: %d, want the confirmation page", confirm.Status)
+	}
+	ja = switchLang(t, b, confirm, "ja")
+	if !hasSession(t, b, r) {
+		t.Fatal("switching language signed the user out")
+	}
+	if resp := b.Submit(ja, nil); resp.Header.Get("Location") != webPostLogout+"?state=s2" {
+		t.Errorf("confirming the Japanese page: %d Location %q, want the client's page with its state", resp.Status, resp.Header.Get("Location"))
 	}
 }

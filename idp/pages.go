@@ -3,6 +3,7 @@ package idp
 import (
 	"net/http"
 	"net/url"
+	"strings"
 
 	"github.com/latchkey/latchkey/idp/storage"
 	"github.com/latchkey/latchkey/idp/web"
@@ -23,7 +24,71 @@ func (p *Provider) page(w http.ResponseWriter, r *http.Request, tx storage.Login
 		Lang:      lang,
 		Title:     title,
 		CSRFToken: p.csrf.Token(w, r),
-		Langs:     p.catalog.LangLinks(r, lang),
+		Langs:     p.langLinks(r, tx, title, lang),
 		Issuer:    p.issuer,
 	}
+}
+
+// langLinks builds the language switcher. A page got by GET links to its own
+// URL. A page answering a form POST has no URL of its own: the form's fields,
+// the transaction among them, travelled in the body, so its path with ?lang=
+// would be no page (/login without tx, /logout/confirm). It links to the GET
+// that shows the same step instead, with the same transaction. A POST
+// answered with a page no GET shows again (recovery codes, shown once) gets
+// no switcher: following it would lose the page.
+func (p *Provider) langLinks(r *http.Request, tx storage.LoginTx, title, lang string) []web.LangLink {
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		return p.catalog.LangLinks(r, lang)
+	}
+	step, ok := postPages[postPage{strings.TrimPrefix(r.URL.Path, p.basePath), title}]
+	if !ok {
+		return nil
+	}
+	q, _ := url.ParseQuery(step.query) // constants below
+	for _, k := range step.carry {
+		if v := r.FormValue(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	if tx.ID != "" {
+		q.Set("tx", tx.ID)
+	}
+	return p.catalog.LangLinksAt(&url.URL{Path: p.path(step.path), RawQuery: q.Encode()}, lang)
+}
+
+// postPage is a page answering a POST: the route and the page's title key,
+// as one route can answer with different pages (the step again after a
+// wrong code, or recovery codes after a right one).
+type postPage struct{ route, title string }
+
+// stepGET is the GET that shows a step's page again.
+type stepGET struct {
+	path  string
+	query string   // fixed parameters, such as the factor a POST route is for
+	carry []string // form fields of the POST the GET needs too
+}
+
+// logoutFields are the RP-initiated logout parameters the confirmation
+// page carries.
+var logoutFields = []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id"}
+
+// postPages lists the pages a POST answers with that a GET shows again.
+// Anything else (recovery codes, the notice after a recovery code) has no
+// language switcher.
+var postPages = map[postPage]stepGET{
+	{"/login", "login.title"}:                        {path: "/login"},
+	{"/login/passkey", "login.title"}:                {path: "/login"},
+	{"/mfa", "mfa.title"}:                            {path: "/mfa", carry: []string{"factor"}},
+	{"/mfa/enrol", "enrol.title"}:                    {path: "/mfa/enrol", query: "factor=totp"},
+	{"/mfa/enrol/passkey", "passkey.register_title"}: {path: "/mfa/enrol", query: "factor=passkey"},
+	{"/account/totp", "enrol.title"}:                 {path: "/account/totp"},
+	{"/account/passkey", "passkey.register_title"}:   {path: "/account/passkey"},
+	// The end_session_endpoint by POST shows what a GET with the same
+	// parameters shows. After a confirmed sign-out, GET /logout without a
+	// session shows the signed-out page; the client's id keeps its name on
+	// it, and no id_token_hint goes along: by GET it would sign the user out
+	// again without asking, should they have signed in since.
+	{"/logout", "logout.title"}:              {path: "/logout", carry: logoutFields},
+	{"/logout", "logout.done_title"}:         {path: "/logout", carry: []string{"client_id"}},
+	{"/logout/confirm", "logout.done_title"}: {path: "/logout", carry: []string{"client_id"}},
 }

@@ -300,11 +300,25 @@ type LangLink struct {
 	Current          bool
 }
 
-// LangLinks builds the language switcher for r: for each language, the current path
-// and query with lang=<code> set, labelled in that language's own name.
+// LangLinks builds the language switcher of a page answering r: links to r's own URL
+// with lang=<code> set. Only a GET (or HEAD) has a URL that shows the page again, so
+// for any other method it returns nil: a page answering a form POST (after a wrong
+// password, say) had its fields, such as the sign-in transaction, in the body, and
+// its path alone may be no page at all. Such a page links to the GET of the same step
+// with [Catalog.LangLinksAt] instead.
 func (c *Catalog) LangLinks(r *http.Request, current string) []LangLink {
-	q := r.URL.Query()
-	p := r.URL.Path
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return nil
+	}
+	return c.LangLinksAt(r.URL, current)
+}
+
+// LangLinksAt builds the language switcher of the page that a GET of u shows: for each
+// language, u's path and query with lang=<code> set, labelled in that language's own
+// name. Only the path and query of u are used, so the links stay on this site.
+func (c *Catalog) LangLinksAt(u *url.URL, current string) []LangLink {
+	q := u.Query()
+	p := u.Path
 	// A path starting with "//" or "/\" would read as a protocol-relative URL.
 	if strings.HasPrefix(p, "//") || strings.HasPrefix(p, "/\\") {
 		p = "/"
@@ -315,11 +329,11 @@ func (c *Catalog) LangLinks(r *http.Request, current string) []LangLink {
 	links := make([]LangLink, 0, len(c.langs))
 	for _, lang := range c.langs {
 		q.Set(LangParam, lang)
-		u := url.URL{Path: p, RawQuery: q.Encode()}
+		link := url.URL{Path: p, RawQuery: q.Encode()}
 		links = append(links, LangLink{
 			Lang:    lang,
 			Label:   c.messages[lang][langNameKey],
-			URL:     u.String(),
+			URL:     link.String(),
 			Current: lang == current,
 		})
 	}

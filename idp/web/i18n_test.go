@@ -3,6 +3,7 @@ package web
 import (
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -191,6 +192,32 @@ func TestLangLinks(t *testing.T) {
 	for _, l := range c.LangLinks(r, "en") {
 		if strings.HasPrefix(l.URL, "//") {
 			t.Errorf("protocol-relative link %q", l.URL)
+		}
+	}
+
+	// A page answering a POST: its URL is no page to switch to (the tx was in the body).
+	r = httptest.NewRequest(http.MethodPost, "/login", strings.NewReader("tx=abc&password=x"))
+	r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if links := c.LangLinks(r, "en"); links != nil {
+		t.Errorf("LangLinks of a POST = %+v, want none", links)
+	}
+}
+
+func TestLangLinksAt(t *testing.T) {
+	c := loadCatalog(t)
+	links := c.LangLinksAt(&url.URL{Scheme: "https", Host: "evil.example", Path: "/idp/mfa", RawQuery: "tx=abc&factor=totp&lang=en"}, "en")
+	want := []LangLink{
+		{Lang: "en", Label: "English", URL: "/idp/mfa?factor=totp&lang=en&tx=abc", Current: true},
+		{Lang: "ja", Label: "日本語", URL: "/idp/mfa?factor=totp&lang=ja&tx=abc"},
+	}
+	if !slices.Equal(links, want) {
+		t.Errorf("LangLinksAt = %+v\nwant %+v", links, want)
+	}
+	for _, p := range []string{"//evil.example/x", "/\\evil.example/x", ""} {
+		for _, l := range c.LangLinksAt(&url.URL{Path: p}, "en") {
+			if !strings.HasPrefix(l.URL, "/?") {
+				t.Errorf("LangLinksAt(%q) link %q, want the root", p, l.URL)
+			}
 		}
 	}
 }

@@ -143,10 +143,6 @@ func (e errorPages) RenderError(w http.ResponseWriter, req *http.Request, status
 		RequestID: RequestIDFrom(req.Context()),
 	}
 	data.Issuer = e.issuer
-	if req.Method != http.MethodGet && req.Method != http.MethodHead {
-		// The switcher links are GETs of this URL, which need not exist for other methods.
-		data.Langs = nil
-	}
 	w.Header().Set("Cache-Control", "no-store")
 	if err := e.r.Render(w, req, status, "error", data); err != nil {
 		// Nothing was written; the status and the message still reach the user.
