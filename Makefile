@@ -19,6 +19,7 @@ build:
 deps:
 	@.ci/ensure-postgres
 	@.ci/ensure-chromium
+	@.ci/ensure-prism
 
 check:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -1,7 +1,11 @@
 package twilio
 
 import (
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -90,5 +94,48 @@ func TestLookupRetries(t *testing.T) {
 	}
 	if len(sl.all()) != 2 || len(fake.Lookups()) != 1 {
 		t.Errorf("%d sleeps, %d lookups answered; want 2 and 1", len(sl.all()), len(fake.Lookups()))
+	}
+}
+
+// Real Twilio fills the packages it was not asked for with null (the fake
+// leaves them out, as the published schema requires): the client must read
+// Twilio's own examples, taken from its OpenAPI description.
+func TestLookupReadsTwilioExamples(t *testing.T) {
+	const lineType = `{"calling_country_code":"1","country_code":"US","phone_number":"+14159929960",
+		"national_format":"(415) 992-9960","valid":true,"validation_errors":null,"caller_name":null,
+		"sim_swap":null,"call_forwarding":null,"line_status":null,
+		"line_type_intelligence":{"error_code":null,"mobile_country_code":"240","mobile_network_code":"38",
+		"carrier_name":"Twilio - SMS/MMS-SVR","type":"nonFixedVoip"},"identity_match":null,
+		"reassigned_number":null,"sms_pumping_risk":null,"phone_number_quality_score":null,"pre_fill":null,
+		"url":"https://lookups.twilio.com/v2/PhoneNumbers/+14159929960"}`
+	const simSwapNoDate = `{"calling_country_code":"44","country_code":"GB","phone_number":"+447772000001",
+		"national_format":"07772 000001","valid":true,"validation_errors":null,"caller_name":null,
+		"sim_swap":{"last_sim_swap":{"last_sim_swap_date":null,"swapped_period":"PT24H","swapped_in_period":true},
+		"carrier_name":"Vodafone UK","mobile_country_code":"276","mobile_network_code":"02","error_code":null},
+		"call_forwarding":null,"line_status":null,"line_type_intelligence":null,"identity_match":null,
+		"reassigned_number":null,"sms_pumping_risk":null,"phone_number_quality_score":null,"pre_fill":null,
+		"url":"https://lookups.twilio.com/v2/PhoneNumbers/+447772000001"}`
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if strings.Contains(r.URL.Path, "+447772000001") {
+			io.WriteString(w, simSwapNoDate)
+			return
+		}
+		io.WriteString(w, lineType)
+	}))
+	defer srv.Close()
+	c, err := New(Config{AccountSID: goodSID, AuthToken: goodToken, VoiceFrom: testFrom,
+		Transport: &twiliotest.Rewriter{Routes: map[string]string{"lookups.twilio.com": srv.URL}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := c.Lookup(t.Context(), "+14159929960", false)
+	if err != nil || info.LineType != NonFixedVoIP || info.Carrier != "Twilio - SMS/MMS-SVR" || info.CountryCode != "US" || !info.Valid {
+		t.Errorf("Lookup = %+v, %v", info, err)
+	}
+	info, err = c.Lookup(t.Context(), "+447772000001", true)
+	if err != nil || info.SIMSwap == nil || !info.SIMSwap.LastSwap.IsZero() || !info.SIMSwap.SwappedInPeriod ||
+		info.SIMSwap.SwappedPeriod != "PT24H" || info.SIMSwap.Carrier != "Vodafone UK" || info.LineType != "" {
+		t.Errorf("Lookup(sim swap) = %+v (%+v), %v", info, info.SIMSwap, err)
 	}
 }
