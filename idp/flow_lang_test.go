@@ -233,3 +233,47 @@ func TestLangSwitchOnLogoutPages(t *testing.T) {
 		t.Errorf("confirming the Japanese page: %d Location %q, want the client's page with its state", resp.Status, resp.Header.Get("Location"))
 	}
 }
+
+// TestLangSwitchAfterFailedPasskey: the pages shown again after a passkey
+// that did not work (here: none sent, as when the browser gave up) switch
+// language at the GET of their step.
+func TestLangSwitchAfterFailedPasskey(t *testing.T) {
+	f := newMFAFixture(t, idptest.WithLocalhost()) // WebAuthn refuses an IP address
+	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
+	b := f.env.NewBrowser()
+	a := newAuthRequest()
+	login := b.Open(r.url(a, oauth2.SetAuthURLParam("acr_values", acrMFA)))
+	tx := login.Form().Fields.Get("tx")
+
+	failed := submitForm(t, b, login, "/login/passkey", nil, nil)
+	if failed.Status != http.StatusBadRequest || failed.Path() != "/login/passkey" {
+		t.Fatalf("passkey sign-in without a credential: %s %d, want the login page again", failed.URL, failed.Status)
+	}
+	ja := switchLang(t, b, failed, "ja")
+	if ja.Path() != "/login" || ja.Form().Fields.Get("tx") != tx {
+		t.Fatalf("switched page: %s, tx %q, want the login page for tx %q", ja.URL, ja.Form().Fields.Get("tx"), tx)
+	}
+
+	enrol := b.SubmitLogin(ja, userEmail, userPassword)
+	if enrol.Path() != "/mfa/enrol" || !strings.Contains(enrol.Body, `action="/mfa/enrol/passkey"`) {
+		t.Fatalf("sign-in without a second factor: %s, want the passkey set-up", enrol.URL)
+	}
+	failed = submitForm(t, b, enrol, "/mfa/enrol/passkey", nil, nil)
+	if failed.Status != http.StatusBadRequest {
+		t.Fatalf("passkey set-up without a credential: %d, want the set-up again", failed.Status)
+	}
+	en := switchLang(t, b, failed, "en")
+	if en.Path() != "/mfa/enrol" || en.URL.Query().Get("tx") != tx || !strings.Contains(en.Body, `action="/mfa/enrol/passkey"`) {
+		t.Fatalf("switched page: %s, want the passkey set-up of tx %q", en.URL, tx)
+	}
+
+	acct, _ := f.accountBrowser(t)
+	add := acct.Follow(acct.Get(f.env.URL("/account/passkey")))
+	failed = submitForm(t, acct, add, "/account/passkey", nil, nil)
+	if failed.Status != http.StatusBadRequest {
+		t.Fatalf("adding a passkey without a credential: %d, want the form again", failed.Status)
+	}
+	if ja := switchLang(t, acct, failed, "ja"); ja.Path() != "/account/passkey" {
+		t.Errorf("switched page: %s, want /account/passkey", ja.URL)
+	}
+}
