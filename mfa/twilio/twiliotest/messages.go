@@ -4,6 +4,7 @@ import (
 	"encoding/xml"
 	"io"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -120,6 +121,29 @@ func (s *Server) Calls() []Call {
 		out[i].StatusCallbackEvent = append([]string(nil), c.StatusCallbackEvent...)
 	}
 	return out
+}
+
+// LastMessage returns the latest message accepted for the number, such as
+// the one carrying the code a flow test must type.
+func (s *Server) LastMessage(to string) (Message, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for i := len(s.messages) - 1; i >= 0; i-- {
+		if s.messages[i].To == to {
+			return *s.messages[i], true
+		}
+	}
+	return Message{}, false
+}
+
+// LastCall returns the latest call accepted for the number.
+func (s *Server) LastCall(to string) (Call, bool) {
+	for _, c := range slices.Backward(s.Calls()) {
+		if c.To == to {
+			return c, true
+		}
+	}
+	return Call{}, false
 }
 
 func (s *Server) createMessage(w http.ResponseWriter, r *http.Request) int {

@@ -49,7 +49,8 @@ func TestAuthAndAccount(t *testing.T) {
 	if a := post(t, s, s.AccountSID, s.AuthToken, other, form); a.status != 404 || a.code() != 20404 {
 		t.Errorf("other account in path: %+v, want 404 / 20404", a)
 	}
-	if a := post(t, s, s.AccountSID, s.AuthToken, path, form); a.status != 201 || a.body["status"] != "queued" || a.body["price"] != nil {
+	a := post(t, s, s.AccountSID, s.AuthToken, path, form)
+	if a.status != 201 || a.body["status"] != "queued" || a.body["price"] != nil {
 		t.Errorf("good request: %+v", a)
 	}
 	if n := len(s.Requests()); n != 3 {
@@ -57,6 +58,12 @@ func TestAuthAndAccount(t *testing.T) {
 	}
 	if n := len(s.Messages()); n != 1 {
 		t.Errorf("%d messages recorded, want 1", n)
+	}
+	if m, ok := s.LastMessage("+14155550100"); !ok || m.Body != "hi" || m.SID != a.body["sid"] {
+		t.Errorf("LastMessage = %+v, %v", m, ok)
+	}
+	if _, ok := s.LastCall("+14155550100"); ok {
+		t.Error("LastCall found a call that was never made")
 	}
 }
 
