@@ -253,10 +253,16 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request) int {
 	}
 	s.mu.Lock()
 	s.calls = append(s.calls, c)
+	answer := s.callJSON(c) // before an automatic callback can change c
 	s.mu.Unlock()
 	s.autoDeliver(c.SID, c.StatusCallback)
+	return s.writeJSON(w, http.StatusCreated, answer)
+}
+
+// callJSON is Twilio's Call resource as created; s.mu is held.
+func (s *Server) callJSON(c *Call) map[string]any {
 	uri := "/2010-04-01/Accounts/" + s.AccountSID + "/Calls/" + c.SID + ".json"
-	return s.writeJSON(w, http.StatusCreated, map[string]any{
+	return map[string]any{
 		"sid": c.SID, "account_sid": s.AccountSID, "api_version": "2010-04-01",
 		"date_created": rfc2822(c.Created), "date_updated": rfc2822(c.Created),
 		"to": c.To, "to_formatted": c.To, "from": c.From, "from_formatted": c.From,
@@ -265,7 +271,7 @@ func (s *Server) createCall(w http.ResponseWriter, r *http.Request) int {
 		"parent_call_sid": nil, "phone_number_sid": nil, "forwarded_from": nil, "group_sid": nil,
 		"caller_name": nil, "queue_time": "0", "trunk_sid": nil, "uri": uri,
 		"subresource_uris": map[string]any{"recordings": strings.TrimSuffix(uri, ".json") + "/Recordings.json"},
-	})
+	}
 }
 
 // parseTwiML checks that inline TwiML is a well-formed <Response> and
