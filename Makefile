@@ -14,8 +14,9 @@ build:
 
 # deps installs, when missing, the PostgreSQL server the storage and flow
 # tests start a throwaway cluster of (nothing is left running afterwards),
-# and Debian's Chromium with a CJK font for the browser tests
-# (idp/idptest/chrome; LATCHKEY_CHROMIUM picks another browser).
+# Debian's Chromium with a CJK font for the browser tests
+# (idp/idptest/chrome; LATCHKEY_CHROMIUM picks another browser), and Prism
+# (npm, outside the repo) for the Twilio contract tests (LATCHKEY_PRISM).
 deps:
 	@.ci/ensure-postgres
 	@.ci/ensure-chromium
