@@ -151,6 +151,24 @@ func TestLangSwitchAfterWrongCode(t *testing.T) {
 	}
 }
 
+// TestLangSwitchKeepsFactorShown: when wrong codes move the second-factor
+// page on to another factor, the switcher asks for the factor shown, not the
+// one the form posted.
+func TestLangSwitchKeepsFactorShown(t *testing.T) {
+	f := newMFAFixture(t, idptest.WithPolicy(lockoutPolicy())) // two tries per challenge
+	auth := f.enrolTOTP(t)
+	r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
+	b := f.env.NewBrowser()
+	page := b.SubmitLogin(b.Open(r.url(newAuthRequest(), oauth2.SetAuthURLParam("acr_values", acrMFA))), userEmail, userPassword)
+	page = enterCode(t, b, enterCode(t, b, page, auth.wrong(t)), auth.wrong(t))
+	expectFactor(t, page, mfa.RecoveryCode)
+	link, err := url.Parse(langLink(page, "ja"))
+	if err != nil || link.Query().Get("factor") != string(mfa.RecoveryCode) {
+		t.Errorf("switcher link %v after the page moved on to a recovery code, want factor=recovery_code", link)
+	}
+	expectFactor(t, switchLang(t, b, page, "ja"), mfa.RecoveryCode)
+}
+
 // TestLangSwitchAfterWrongFirstCode: while setting up an authenticator app
 // at sign-in, the switcher after a wrong first code shows the same key in
 // the same sign-in; the recovery codes that follow, shown once, have no

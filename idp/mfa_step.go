@@ -121,7 +121,7 @@ func (p *Provider) renderMFA(w http.ResponseWriter, r *http.Request, st mfaStep,
 		return fmt.Errorf("mfa step: no page for factor %q", f)
 	}
 	data := mfaPage{
-		Page: p.page(w, r, st.tx, "mfa.title"), TxID: st.tx.ID, Action: p.path("/mfa"), Factor: string(f),
+		Page: p.stepPage(w, r, st.tx, "mfa.title", url.Values{"factor": {string(f)}}), TxID: st.tx.ID, Action: p.path("/mfa"), Factor: string(f),
 		ErrorKey: errKey, ErrorArg: errArg, ClientName: p.clientName(r, st.tx),
 		CanRemember: st.pol.Remember.Enabled && st.d.Target != mfa.LevelPHR && f != mfa.RecoveryCode,
 	}

@@ -12,6 +12,13 @@ import (
 // page fills the part every hosted page shares. The language follows the
 // switcher, then the authorization request's ui_locales, then the browser.
 func (p *Provider) page(w http.ResponseWriter, r *http.Request, tx storage.LoginTx, title string) web.Page {
+	return p.stepPage(w, r, tx, title, nil)
+}
+
+// stepPage is page for a page whose URL does not say all it shows: shown are
+// the query parameters that choose it (the factor a second-factor page asks
+// for, which a wrong code may have moved on), for the language switcher.
+func (p *Provider) stepPage(w http.ResponseWriter, r *http.Request, tx storage.LoginTx, title string, shown url.Values) web.Page {
 	uiLocales := ""
 	if tx.AuthorizeQuery != "" {
 		if q, err := url.ParseQuery(tx.AuthorizeQuery); err == nil {
@@ -24,7 +31,7 @@ func (p *Provider) page(w http.ResponseWriter, r *http.Request, tx storage.Login
 		Lang:      lang,
 		Title:     title,
 		CSRFToken: p.csrf.Token(w, r),
-		Langs:     p.langLinks(r, tx, title, lang),
+		Langs:     p.langLinks(r, tx, title, lang, shown),
 		Issuer:    p.issuer,
 	}
 }
@@ -36,24 +43,34 @@ func (p *Provider) page(w http.ResponseWriter, r *http.Request, tx storage.Login
 // that shows the same step instead, with the same transaction. A POST
 // answered with a page no GET shows again (recovery codes, shown once) gets
 // no switcher: following it would lose the page.
-func (p *Provider) langLinks(r *http.Request, tx storage.LoginTx, title, lang string) []web.LangLink {
+func (p *Provider) langLinks(r *http.Request, tx storage.LoginTx, title, lang string, shown url.Values) []web.LangLink {
+	var u url.URL
 	if r.Method == http.MethodGet || r.Method == http.MethodHead {
-		return p.catalog.LangLinks(r, lang)
-	}
-	step, ok := postPages[postPage{strings.TrimPrefix(r.URL.Path, p.basePath), title}]
-	if !ok {
-		return nil
-	}
-	q, _ := url.ParseQuery(step.query) // constants below
-	for _, k := range step.carry {
-		if v := r.FormValue(k); v != "" {
-			q.Set(k, v)
+		u = url.URL{Path: r.URL.Path, RawQuery: r.URL.RawQuery}
+	} else {
+		step, ok := postPages[postPage{strings.TrimPrefix(r.URL.Path, p.basePath), title}]
+		if !ok {
+			return nil
 		}
+		q, _ := url.ParseQuery(step.query) // constants below
+		for _, k := range step.carry {
+			if v := r.FormValue(k); v != "" {
+				q.Set(k, v)
+			}
+		}
+		if tx.ID != "" {
+			q.Set("tx", tx.ID)
+		}
+		u = url.URL{Path: p.path(step.path), RawQuery: q.Encode()}
 	}
-	if tx.ID != "" {
-		q.Set("tx", tx.ID)
+	if len(shown) > 0 {
+		q := u.Query()
+		for k, v := range shown {
+			q[k] = v
+		}
+		u.RawQuery = q.Encode()
 	}
-	return p.catalog.LangLinksAt(&url.URL{Path: p.path(step.path), RawQuery: q.Encode()}, lang)
+	return p.catalog.LangLinksAt(&u, lang)
 }
 
 // postPage is a page answering a POST: the route and the page's title key,
@@ -78,7 +95,7 @@ var logoutFields = []string{"id_token_hint", "post_logout_redirect_uri", "state"
 var postPages = map[postPage]stepGET{
 	{"/login", "login.title"}:                        {path: "/login"},
 	{"/login/passkey", "login.title"}:                {path: "/login"},
-	{"/mfa", "mfa.title"}:                            {path: "/mfa", carry: []string{"factor"}},
+	{"/mfa", "mfa.title"}:                            {path: "/mfa"}, // the factor: see renderMFA
 	{"/mfa/enrol", "enrol.title"}:                    {path: "/mfa/enrol", query: "factor=totp"},
 	{"/mfa/enrol/passkey", "passkey.register_title"}: {path: "/mfa/enrol", query: "factor=passkey"},
 	{"/account/totp", "enrol.title"}:                 {path: "/account/totp"},
