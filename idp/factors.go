@@ -80,7 +80,7 @@ func (p *Provider) factorStates(ctx context.Context, userID, txID string, pol mf
 		{Factor: mfa.TOTP, Enrolled: confirmedTOTP(creds) > 0},
 		{Factor: mfa.RecoveryCode, Enrolled: len(codes) > 0, Remaining: unusedCodes(codes)},
 	}
-	phones, err := p.phoneStates(ctx, userID)
+	phones, err := p.phoneStates(ctx, userID, txID)
 	if err != nil {
 		return nil, err
 	}

@@ -238,8 +238,9 @@ func usablePhone(phones []storage.Phone) (storage.Phone, bool) {
 	return storage.Phone{}, false
 }
 
-// phoneStates are the engine's facts about SMS and voice.
-func (p *Provider) phoneStates(ctx context.Context, userID string) ([]mfa.FactorState, error) {
+// phoneStates are the engine's facts about SMS and voice, for the
+// sign-in txID ("" outside one).
+func (p *Provider) phoneStates(ctx context.Context, userID, txID string) ([]mfa.FactorState, error) {
 	if p.phone == nil {
 		return nil, nil
 	}
@@ -260,6 +261,17 @@ func (p *Provider) phoneStates(ctx context.Context, userID string) ([]mfa.Factor
 		left = 0
 	} else if !b.WindowStart.IsZero() && p.now().Before(b.WindowStart.Add(time.Hour)) {
 		left = max(p.phone.opts.Budgets.PerUser-int(b.Used), 0)
+	}
+	if left == 0 && txID != "" {
+		// The budgets limit sends, not the entry of a code already sent:
+		// without this the last code the budget allows could not be typed.
+		code, err := p.store.FindPhoneCode(ctx, txID, ph.ID, p.now().UTC())
+		switch {
+		case err == nil && code.Sends > 0 && code.Attempts < otp.MaxAttempts:
+			left = -1
+		case err != nil && !errors.Is(err, storage.ErrNotFound):
+			return nil, fmt.Errorf("find phone code: %w", err)
+		}
 	}
 	state := func(f mfa.Factor, enrolled bool) mfa.FactorState {
 		return mfa.FactorState{Factor: f, Enrolled: enrolled, PhoneVerified: true, LineType: ph.LineType,

@@ -63,13 +63,18 @@ func (p *Provider) phoneData(r *http.Request, st mfaStep, f mfa.Factor) (*phoneV
 	if code.Sends == 0 || code.Attempts >= otp.MaxAttempts {
 		return v, nil
 	}
-	v.Sent, v.Channel = true, code.Channel
-	if next := code.LastSentAt.Add(otp.ResendWait(code.Sends)); next.After(now) {
-		v.WaitSeconds = int(next.Sub(now).Round(time.Second).Seconds())
-	}
 	msgs, err := p.store.ListPhoneMessages(ctx, code.ID)
 	if err != nil {
 		return nil, fmt.Errorf("list phone messages: %w", err)
+	}
+	if len(msgs) == 0 {
+		// Every send failed at the carrier: nothing was sent, and the
+		// page offers to send at once.
+		return v, nil
+	}
+	v.Sent, v.Channel = true, code.Channel
+	if next := code.LastSentAt.Add(otp.ResendWait(code.Sends)); next.After(now) {
+		v.WaitSeconds = int(next.Sub(now).Round(time.Second).Seconds())
 	}
 	if n := len(msgs); n > 0 && failedDelivery(msgs[n-1].Channel, msgs[n-1].Status) {
 		v.Undelivered = true
@@ -109,13 +114,14 @@ func (p *Provider) mfaSendCode(w http.ResponseWriter, r *http.Request, st mfaSte
 	if !allowed {
 		return p.mfaFailed(w, r, st, f, false, "mfa.error.too_many")
 	}
-	undelivered := false
+	// No resend wait when the last code did not arrive or never left.
+	now := false
 	if v, err := p.phoneData(r, st, f); err == nil && v != nil {
-		undelivered = v.Undelivered
+		now = v.Undelivered || !v.Sent
 	}
 	_, err = p.sendPhoneCode(r, sendRequest{
 		user: st.user, phone: ph, txID: st.tx.ID, purpose: purposeSignIn, channel: channel,
-		lang: p.page(w, r, st.tx, "").Lang, ip: web.ClientIP(r, p.proxies), now: undelivered,
+		lang: p.page(w, r, st.tx, "").Lang, ip: web.ClientIP(r, p.proxies), now: now,
 	})
 	var wait *resendWaitError
 	switch {
