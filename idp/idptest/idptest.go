@@ -88,6 +88,7 @@ type config struct {
 	keyOpts    []func(*keys.Options)
 	secretKey  []byte
 	routes     []idp.Route
+	routeFuncs []func(*idp.Provider) []idp.Route
 	middleware []func(http.Handler) http.Handler
 	localhost  bool
 }
@@ -135,6 +136,12 @@ func WithSecretKey(k []byte) Option { return func(c *config) { c.secretKey = k }
 // /demo app or /metrics).
 func WithRoutes(routes ...idp.Route) Option {
 	return func(c *config) { c.routes = append(c.routes, routes...) }
+}
+
+// WithProviderRoutes mounts routes that need the provider to exist
+// first, such as p.OutboxRoute(outbox) of `latchkey dev`.
+func WithProviderRoutes(f func(*idp.Provider) []idp.Route) Option {
+	return func(c *config) { c.routeFuncs = append(c.routeFuncs, f) }
 }
 
 // WithMiddleware wraps the handler as the binary does (request ids,
@@ -223,7 +230,11 @@ func New(t testing.TB, opts ...Option) *Env {
 	if err != nil {
 		t.Fatalf("idp.New: %v", err)
 	}
-	srv.Config.Handler = web.Chain(p.Handler(c.routes...), c.middleware...)
+	routes := c.routes
+	for _, f := range c.routeFuncs {
+		routes = append(routes, f(p)...)
+	}
+	srv.Config.Handler = web.Chain(p.Handler(routes...), c.middleware...)
 	srv.Start()
 	base := strings.TrimSuffix(srv.URL, "/")
 	if c.localhost {
