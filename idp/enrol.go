@@ -28,8 +28,10 @@ type enrolPage struct {
 	ErrorKey string
 	// Cancel, on the account page, leads back without enrolling.
 	Cancel string
-	// Alternative leads to the passkey set-up when the policy offers it.
-	Alternative string
+	// Alternative leads to the passkey set-up when the policy offers it;
+	// PhoneAlternative to adding a phone number.
+	Alternative      string
+	PhoneAlternative string
 }
 
 // pendingTOTPLife: an enrolment not confirmed within this time is dropped.
@@ -100,7 +102,7 @@ func (p *Provider) enrolForm(w http.ResponseWriter, r *http.Request) error {
 	if !slices.Contains(st.d.Enrol, choice) {
 		choice = ""
 		for _, f := range st.d.Enrol {
-			if f == mfa.Passkey || f == mfa.TOTP {
+			if f == mfa.Passkey || f == mfa.TOTP || ((f == mfa.SMS || f == mfa.Voice) && p.phone != nil) {
 				choice = f
 				break
 			}
@@ -109,6 +111,11 @@ func (p *Provider) enrolForm(w http.ResponseWriter, r *http.Request) error {
 	switch choice {
 	case mfa.Passkey:
 		return p.enrolPasskeyForm(w, r, st)
+	case mfa.SMS, mfa.Voice:
+		if p.phone != nil {
+			return p.enrolPhoneForm(w, r, st)
+		}
+		return fmt.Errorf("enrolment: the policy offers %s but phone codes are off", choice)
 	case mfa.TOTP:
 	default:
 		return fmt.Errorf("enrolment: no page for the policy's factors %v", st.d.Enrol)
@@ -123,6 +130,9 @@ func (p *Provider) enrolForm(w http.ResponseWriter, r *http.Request) error {
 	}
 	if slices.Contains(st.d.Enrol, mfa.Passkey) {
 		data.Alternative = p.path("/mfa/enrol?tx=" + url.QueryEscape(st.tx.ID) + "&factor=passkey")
+	}
+	if p.phoneEnrollable(st) {
+		data.PhoneAlternative = p.path("/mfa/enrol?tx=" + url.QueryEscape(st.tx.ID) + "&factor=sms")
 	}
 	return p.renderer.Render(w, r, http.StatusOK, "enrol_totp", data)
 }
@@ -158,15 +168,7 @@ func (p *Provider) enrolSubmit(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	p.audit(r, "mfa.enrolled", st.user.ID, st.tx.ClientID, map[string]string{"factor": string(mfa.TOTP), "credential": c.ID})
-	codes, err := p.newRecoveryCodes(ctx, st.user.ID)
-	if err != nil {
-		return err
-	}
-	p.audit(r, "recovery_codes.generated", st.user.ID, st.tx.ClientID, nil)
-	return p.renderer.Render(w, r, http.StatusOK, "notice", noticePage{
-		Page: p.page(w, r, st.tx, "recovery.title"), HeadingKey: "recovery.title", BodyKey: "recovery.intro",
-		Codes: codes, Continue: p.path("/authorize/resume?tx=" + url.QueryEscape(st.tx.ID)),
-	})
+	return p.showEnrolRecoveryCodes(w, r, st, "recovery.intro")
 }
 
 // enrolCounter is the factor name enrolment attempts are counted under:

@@ -20,6 +20,7 @@ import (
 // then proving it with a code.
 type phonePage struct {
 	web.Page
+	TxID     string // set during a sign-in's enrolment step
 	Action   string
 	Cancel   string
 	Number   string // as typed, to show again after an error
@@ -40,9 +41,23 @@ type phoneRow struct {
 	StatusKey                   string
 }
 
-// accountPhoneTx binds account-page codes to the browser session, as a
+// phoneFlow is where a number is being added: the account page, or a
+// sign-in's first-time enrolment step. The pages and checks are the same;
+// what the codes are bound to and where the forms go differ.
+type phoneFlow struct {
+	tx     storage.LoginTx // the sign-in; zero on the account page
+	codeTx string          // what the verification code is bound to
+	add    string
+	verify string
+	cancel string
+}
+
+// accountPhoneFlow binds account-page codes to the browser session, as a
 // sign-in's codes are bound to its transaction.
-func accountPhoneTx(sess *storage.Session) string { return "account:" + sess.ID }
+func (p *Provider) accountPhoneFlow(sess *storage.Session) phoneFlow {
+	return phoneFlow{codeTx: "account:" + sess.ID, add: p.path("/account/phone"),
+		verify: p.path("/account/phone/verify"), cancel: p.path("/account")}
+}
 
 func (p *Provider) accountPhoneForm(w http.ResponseWriter, r *http.Request) error {
 	sess, u, ok, err := p.accountSession(w, r)
@@ -55,14 +70,14 @@ func (p *Provider) accountPhoneForm(w http.ResponseWriter, r *http.Request) erro
 	if fresh, err := p.freshStepUp(w, r, sess, u, p.path("/account/phone")); err != nil || !fresh {
 		return err
 	}
-	return p.renderPhone(w, r, phonePage{}, http.StatusOK)
+	return p.renderPhone(w, r, p.accountPhoneFlow(sess), phonePage{}, http.StatusOK)
 }
 
-func (p *Provider) renderPhone(w http.ResponseWriter, r *http.Request, d phonePage, status int) error {
-	d.Page = p.page(w, r, storage.LoginTx{}, "phone.title")
-	d.Action, d.Cancel = p.path("/account/phone"), p.path("/account")
+func (p *Provider) renderPhone(w http.ResponseWriter, r *http.Request, fl phoneFlow, d phonePage, status int) error {
+	d.Page = p.page(w, r, fl.tx, "phone.title")
+	d.TxID, d.Action, d.Cancel = fl.tx.ID, fl.add, fl.cancel
 	if d.Verify {
-		d.Action = p.path("/account/phone/verify")
+		d.Action = fl.verify
 	}
 	return p.renderer.Render(w, r, status, "phone", d)
 }
@@ -76,7 +91,6 @@ func (e *enrolError) Error() string { return e.key }
 // receive codes, be in an allowed country and be new to the account; then
 // a code goes to it and the page asks for it.
 func (p *Provider) accountPhoneSubmit(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
 	sess, u, ok, err := p.accountSession(w, r)
 	if err != nil || !ok {
 		return err
@@ -87,23 +101,29 @@ func (p *Provider) accountPhoneSubmit(w http.ResponseWriter, r *http.Request) er
 	if fresh, err := p.freshStepUp(w, r, sess, u, p.path("/account/phone")); err != nil || !fresh {
 		return err
 	}
+	return p.addPhone(w, r, p.accountPhoneFlow(sess), u)
+}
+
+// addPhone checks the typed number, stores it unverified and sends the
+// code that proves it.
+func (p *Provider) addPhone(w http.ResponseWriter, r *http.Request, fl phoneFlow, u storage.User) error {
 	typed := strings.TrimSpace(r.PostFormValue("number"))
 	form := phonePage{Number: typed}
 	if r.PostFormValue("consent") != "on" {
 		form.ErrorKey = "phone.error.consent"
-		return p.renderPhone(w, r, form, http.StatusBadRequest)
+		return p.renderPhone(w, r, fl, form, http.StatusBadRequest)
 	}
-	ph, err := p.newPhone(ctx, u.ID, typed)
+	ph, err := p.newPhone(r.Context(), u.ID, typed)
 	var bad *enrolError
 	if errors.As(err, &bad) {
-		p.audit(r, "phone.refused", u.ID, "", map[string]string{"reason": bad.key})
+		p.audit(r, "phone.refused", u.ID, fl.tx.ClientID, map[string]string{"reason": bad.key})
 		form.ErrorKey, form.ErrorArg = bad.key, bad.arg
-		return p.renderPhone(w, r, form, http.StatusBadRequest)
+		return p.renderPhone(w, r, fl, form, http.StatusBadRequest)
 	}
 	if err != nil {
 		return err
 	}
-	return p.sendVerification(w, r, sess, u, ph, false)
+	return p.sendVerification(w, r, fl, u, ph, false)
 }
 
 // newPhone checks and stores an unverified phone.
@@ -201,23 +221,23 @@ func parseErrorKey(err error) string {
 
 // sendVerification sends the code that proves a new number (by voice to a
 // landline) and shows the page that asks for it.
-func (p *Provider) sendVerification(w http.ResponseWriter, r *http.Request, sess *storage.Session, u storage.User, ph storage.Phone, resend bool) error {
+func (p *Provider) sendVerification(w http.ResponseWriter, r *http.Request, fl phoneFlow, u storage.User, ph storage.Phone, resend bool) error {
 	channel := channelSMS
 	if strings.EqualFold(ph.LineType, "landline") || r.PostFormValue("channel") == channelVoice {
 		channel = channelVoice
 	}
 	d := phonePage{Verify: true, PhoneID: ph.ID, Masked: ph.Masked, Voice: channel == channelVoice, Resent: resend}
 	_, err := p.sendPhoneCode(r, sendRequest{
-		user: u, phone: ph, txID: accountPhoneTx(sess), purpose: purposeVerify, channel: channel,
-		lang: p.page(w, r, storage.LoginTx{}, "").Lang, ip: web.ClientIP(r, p.proxies),
+		user: u, phone: ph, txID: fl.codeTx, purpose: purposeVerify, channel: channel,
+		lang: p.page(w, r, fl.tx, "").Lang, ip: web.ClientIP(r, p.proxies),
 	})
 	var wait *resendWaitError
 	switch {
 	case err == nil:
-		return p.renderPhone(w, r, d, http.StatusOK)
+		return p.renderPhone(w, r, fl, d, http.StatusOK)
 	case errors.As(err, &wait):
 		d.Resent, d.ErrorKey, d.ErrorArg = false, "phone.error.wait", strconv.Itoa(int(wait.wait.Seconds()))
-		return p.renderPhone(w, r, d, http.StatusTooManyRequests)
+		return p.renderPhone(w, r, fl, d, http.StatusTooManyRequests)
 	case errors.Is(err, errPhoneBudget):
 		d.ErrorKey = "phone.error.budget"
 	case errors.Is(err, errPhoneCountry):
@@ -227,13 +247,12 @@ func (p *Provider) sendVerification(w http.ResponseWriter, r *http.Request, sess
 	default:
 		return err
 	}
-	return p.renderPhone(w, r, d, http.StatusServiceUnavailable)
+	return p.renderPhone(w, r, fl, d, http.StatusServiceUnavailable)
 }
 
 // accountPhoneVerify checks the code sent to a new number (or re-sends
-// it). Wrong codes count toward the same limits as at sign-in.
+// it).
 func (p *Provider) accountPhoneVerify(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
 	sess, u, ok, err := p.accountSession(w, r)
 	if err != nil || !ok {
 		return err
@@ -241,53 +260,70 @@ func (p *Provider) accountPhoneVerify(w http.ResponseWriter, r *http.Request) er
 	if p.phone == nil {
 		return web.Errorf(http.StatusNotFound, "error.not_found", "phone codes are off")
 	}
+	if _, done, err := p.verifyNewPhone(w, r, p.accountPhoneFlow(sess), u); err != nil || !done {
+		return err
+	}
+	return p.accountDone(w, r, "phone_added")
+}
+
+// phoneEnrolCounter is the factor name wrong codes for a new number are
+// counted under: the same limits as sign-in, but mistakes while adding a
+// number must not lock the user's phone codes for sign-in.
+const phoneEnrolCounter mfa.Factor = "phone_enrolment"
+
+// verifyNewPhone answers the verification form: a resend, or the code.
+// done is true once the number is verified; otherwise the page has been
+// written.
+func (p *Provider) verifyNewPhone(w http.ResponseWriter, r *http.Request, fl phoneFlow, u storage.User) (storage.PhoneCode, bool, error) {
+	ctx := r.Context()
 	ph, err := p.store.GetPhone(ctx, u.ID, r.PostFormValue("phone"))
 	if errors.Is(err, storage.ErrNotFound) {
-		return web.NewError(http.StatusNotFound, "error.not_found", err)
+		return storage.PhoneCode{}, false, web.NewError(http.StatusNotFound, "error.not_found", err)
 	}
 	if err != nil {
-		return fmt.Errorf("get phone: %w", err)
+		return storage.PhoneCode{}, false, fmt.Errorf("get phone: %w", err)
 	}
 	if ph.Verified() {
-		return p.accountDone(w, r, "phone_added")
+		// A second submit of the same form: nothing left to prove here.
+		return storage.PhoneCode{}, true, nil
 	}
 	if r.PostFormValue("op") == "send" {
-		return p.sendVerification(w, r, sess, u, ph, true)
+		return storage.PhoneCode{}, false, p.sendVerification(w, r, fl, u, ph, true)
 	}
 	d := phonePage{Verify: true, PhoneID: ph.ID, Masked: ph.Masked, Voice: strings.EqualFold(ph.LineType, "landline")}
 	pol, err := p.policies.get(ctx)
 	if err != nil {
-		return err
+		return storage.PhoneCode{}, false, err
 	}
-	allowed, err := p.spendAttempt(ctx, u.ID, "", mfa.SMS, pol)
+	allowed, err := p.spendAttempt(ctx, u.ID, fl.tx.ID, phoneEnrolCounter, pol)
 	if err != nil {
-		return err
+		return storage.PhoneCode{}, false, err
 	}
 	if !allowed {
 		d.ErrorKey = "mfa.error.too_many"
-		return p.renderPhone(w, r, d, http.StatusTooManyRequests)
+		return storage.PhoneCode{}, false, p.renderPhone(w, r, fl, d, http.StatusTooManyRequests)
 	}
-	_, ok, err = p.verifyPhoneCode(ctx, accountPhoneTx(sess), ph.ID, r.PostFormValue("code"))
+	code, ok, err := p.verifyPhoneCode(ctx, fl.codeTx, ph.ID, r.PostFormValue("code"))
 	if err != nil {
-		return err
+		return storage.PhoneCode{}, false, err
 	}
 	if !ok {
-		if _, err := p.failAttempt(ctx, u.ID, "", mfa.SMS, pol); err != nil {
-			return err
+		if _, err := p.failAttempt(ctx, u.ID, fl.tx.ID, phoneEnrolCounter, pol); err != nil {
+			return storage.PhoneCode{}, false, err
 		}
 		d.ErrorKey = "mfa.error.wrong_code"
-		return p.renderPhone(w, r, d, http.StatusUnauthorized)
+		return storage.PhoneCode{}, false, p.renderPhone(w, r, fl, d, http.StatusUnauthorized)
 	}
-	if err := p.passAttempt(ctx, u.ID, "", mfa.SMS); err != nil {
-		return err
+	if err := p.passAttempt(ctx, u.ID, fl.tx.ID, phoneEnrolCounter); err != nil {
+		return storage.PhoneCode{}, false, err
 	}
 	now := p.now().UTC()
 	ph.VerifiedAt, ph.LastUsedAt = now, now
 	if err := p.store.UpdatePhone(ctx, ph); err != nil {
-		return fmt.Errorf("verify phone: %w", err)
+		return storage.PhoneCode{}, false, fmt.Errorf("verify phone: %w", err)
 	}
-	p.audit(r, "mfa.enrolled", u.ID, "", map[string]string{"factor": "phone", "credential": ph.ID, "country": ph.Country})
-	return p.accountDone(w, r, "phone_added")
+	p.audit(r, "mfa.enrolled", u.ID, fl.tx.ClientID, map[string]string{"factor": "phone", "credential": ph.ID, "country": ph.Country})
+	return code, true, nil
 }
 
 func (p *Provider) accountPhoneRemove(w http.ResponseWriter, r *http.Request) error {

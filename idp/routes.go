@@ -39,6 +39,8 @@ func (p *Provider) Handler(extra ...Route) http.Handler {
 		{"GET /mfa/enrol", page(p.enrolForm)},
 		{"POST /mfa/enrol", form(p.enrolSubmit)},
 		{"POST /mfa/enrol/passkey", form(p.enrolPasskeySubmit)},
+		{"POST /mfa/enrol/phone", form(p.enrolPhoneSubmit)},
+		{"POST /mfa/enrol/phone/verify", form(p.enrolPhoneVerify)},
 		{"GET /account", page(p.account)},
 		{"GET /account/totp", page(p.accountTOTPForm)},
 		{"POST /account/totp", form(p.accountTOTPSubmit)},
