@@ -375,7 +375,16 @@ func (p *Provider) accountTOTPSubmit(w http.ResponseWriter, r *http.Request) err
 // accountTOTPRemove removes an authenticator app. Removing the last second
 // factor also voids the recovery codes, which only make sense beside one.
 func (p *Provider) accountTOTPRemove(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
+	return p.removeFactor(w, r, "totp", "totp_removed", func(ctx context.Context, userID, id string) (string, error) {
+		return id, p.store.DeleteTOTP(ctx, userID, id)
+	})
+}
+
+// removeFactor is every "remove" button of the account page: a fresh
+// step-up, the deletion (del returns the credential's name for the audit
+// log), the audit event, and the recovery codes' fate when it was the last
+// second factor.
+func (p *Provider) removeFactor(w http.ResponseWriter, r *http.Request, factor, flash string, del func(ctx context.Context, userID, id string) (string, error)) error {
 	sess, u, ok, err := p.accountSession(w, r)
 	if err != nil || !ok {
 		return err
@@ -383,17 +392,18 @@ func (p *Provider) accountTOTPRemove(w http.ResponseWriter, r *http.Request) err
 	if fresh, err := p.freshStepUp(w, r, sess, u, p.path("/account")); err != nil || !fresh {
 		return err
 	}
-	id := r.PostFormValue("id")
-	if err := p.store.DeleteTOTP(ctx, u.ID, id); errors.Is(err, storage.ErrNotFound) {
+	credential, err := del(r.Context(), u.ID, r.PostFormValue("id"))
+	if errors.Is(err, storage.ErrNotFound) {
 		return web.NewError(http.StatusNotFound, "error.not_found", err)
-	} else if err != nil {
-		return fmt.Errorf("delete totp: %w", err)
 	}
-	p.audit(r, "mfa.removed", u.ID, "", map[string]string{"factor": string(mfa.TOTP), "credential": id})
+	if err != nil {
+		return fmt.Errorf("remove %s: %w", factor, err)
+	}
+	p.audit(r, "mfa.removed", u.ID, "", map[string]string{"factor": factor, "credential": credential})
 	if err := p.afterFactorRemoved(r, u.ID); err != nil {
 		return err
 	}
-	return p.accountDone(w, r, "totp_removed")
+	return p.accountDone(w, r, flash)
 }
 
 // afterFactorRemoved: once the last second factor is gone, the recovery

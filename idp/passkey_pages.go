@@ -1,6 +1,7 @@
 package idp
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -177,27 +178,13 @@ func (p *Provider) accountPasskeySubmit(w http.ResponseWriter, r *http.Request) 
 }
 
 func (p *Provider) accountPasskeyRemove(w http.ResponseWriter, r *http.Request) error {
-	sess, u, ok, err := p.accountSession(w, r)
-	if err != nil || !ok {
-		return err
-	}
-	if fresh, err := p.freshStepUp(w, r, sess, u, p.path("/account")); err != nil || !fresh {
-		return err
-	}
-	id, err := decodeHexID(r.PostFormValue("id"))
-	if err != nil {
-		return web.NewError(http.StatusBadRequest, "error.bad_request", err)
-	}
-	if err := p.store.DeletePasskey(r.Context(), u.ID, id); errors.Is(err, storage.ErrNotFound) {
-		return web.NewError(http.StatusNotFound, "error.not_found", err)
-	} else if err != nil {
-		return fmt.Errorf("delete passkey: %w", err)
-	}
-	p.audit(r, "mfa.removed", u.ID, "", map[string]string{"factor": string(mfa.Passkey), "credential": shortID(id)})
-	if err := p.afterFactorRemoved(r, u.ID); err != nil {
-		return err
-	}
-	return p.accountDone(w, r, "passkey_removed")
+	return p.removeFactor(w, r, string(mfa.Passkey), "passkey_removed", func(ctx context.Context, userID, hexID string) (string, error) {
+		id, err := decodeHexID(hexID)
+		if err != nil {
+			return "", web.NewError(http.StatusBadRequest, "error.bad_request", err)
+		}
+		return shortID(id), p.store.DeletePasskey(ctx, userID, id)
+	})
 }
 
 // Enrolment during sign-in (first-time set-up when the policy offers it).

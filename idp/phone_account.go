@@ -59,18 +59,31 @@ func (p *Provider) accountPhoneFlow(sess *storage.Session) phoneFlow {
 		verify: p.path("/account/phone/verify"), cancel: p.path("/account")}
 }
 
-func (p *Provider) accountPhoneForm(w http.ResponseWriter, r *http.Request) error {
+// accountPhoneStep starts every account-page phone request: a signed-in
+// browser, phone codes on, and (unless verifying a number added moments
+// ago) a fresh step-up. ok is false when the response is written.
+func (p *Provider) accountPhoneStep(w http.ResponseWriter, r *http.Request, stepUp bool) (phoneFlow, storage.User, bool, error) {
 	sess, u, ok, err := p.accountSession(w, r)
+	if err != nil || !ok {
+		return phoneFlow{}, u, false, err
+	}
+	if p.phone == nil {
+		return phoneFlow{}, u, false, web.Errorf(http.StatusNotFound, "error.not_found", "phone codes are off")
+	}
+	if stepUp {
+		if fresh, err := p.freshStepUp(w, r, sess, u, p.path("/account/phone")); err != nil || !fresh {
+			return phoneFlow{}, u, false, err
+		}
+	}
+	return p.accountPhoneFlow(sess), u, true, nil
+}
+
+func (p *Provider) accountPhoneForm(w http.ResponseWriter, r *http.Request) error {
+	fl, _, ok, err := p.accountPhoneStep(w, r, true)
 	if err != nil || !ok {
 		return err
 	}
-	if p.phone == nil {
-		return web.Errorf(http.StatusNotFound, "error.not_found", "phone codes are off")
-	}
-	if fresh, err := p.freshStepUp(w, r, sess, u, p.path("/account/phone")); err != nil || !fresh {
-		return err
-	}
-	return p.renderPhone(w, r, p.accountPhoneFlow(sess), phonePage{}, http.StatusOK)
+	return p.renderPhone(w, r, fl, phonePage{}, http.StatusOK)
 }
 
 func (p *Provider) renderPhone(w http.ResponseWriter, r *http.Request, fl phoneFlow, d phonePage, status int) error {
@@ -91,17 +104,11 @@ func (e *enrolError) Error() string { return e.key }
 // receive codes, be in an allowed country and be new to the account; then
 // a code goes to it and the page asks for it.
 func (p *Provider) accountPhoneSubmit(w http.ResponseWriter, r *http.Request) error {
-	sess, u, ok, err := p.accountSession(w, r)
+	fl, u, ok, err := p.accountPhoneStep(w, r, true)
 	if err != nil || !ok {
 		return err
 	}
-	if p.phone == nil {
-		return web.Errorf(http.StatusNotFound, "error.not_found", "phone codes are off")
-	}
-	if fresh, err := p.freshStepUp(w, r, sess, u, p.path("/account/phone")); err != nil || !fresh {
-		return err
-	}
-	return p.addPhone(w, r, p.accountPhoneFlow(sess), u)
+	return p.addPhone(w, r, fl, u)
 }
 
 // addPhone checks the typed number, stores it unverified and sends the
@@ -253,14 +260,11 @@ func (p *Provider) sendVerification(w http.ResponseWriter, r *http.Request, fl p
 // accountPhoneVerify checks the code sent to a new number (or re-sends
 // it).
 func (p *Provider) accountPhoneVerify(w http.ResponseWriter, r *http.Request) error {
-	sess, u, ok, err := p.accountSession(w, r)
+	fl, u, ok, err := p.accountPhoneStep(w, r, false)
 	if err != nil || !ok {
 		return err
 	}
-	if p.phone == nil {
-		return web.Errorf(http.StatusNotFound, "error.not_found", "phone codes are off")
-	}
-	if _, done, err := p.verifyNewPhone(w, r, p.accountPhoneFlow(sess), u); err != nil || !done {
+	if _, done, err := p.verifyNewPhone(w, r, fl, u); err != nil || !done {
 		return err
 	}
 	return p.accountDone(w, r, "phone_added")
@@ -327,25 +331,9 @@ func (p *Provider) verifyNewPhone(w http.ResponseWriter, r *http.Request, fl pho
 }
 
 func (p *Provider) accountPhoneRemove(w http.ResponseWriter, r *http.Request) error {
-	ctx := r.Context()
-	sess, u, ok, err := p.accountSession(w, r)
-	if err != nil || !ok {
-		return err
-	}
-	if fresh, err := p.freshStepUp(w, r, sess, u, p.path("/account")); err != nil || !fresh {
-		return err
-	}
-	id := r.PostFormValue("id")
-	if err := p.store.DeletePhone(ctx, u.ID, id); errors.Is(err, storage.ErrNotFound) {
-		return web.NewError(http.StatusNotFound, "error.not_found", err)
-	} else if err != nil {
-		return fmt.Errorf("delete phone: %w", err)
-	}
-	p.audit(r, "mfa.removed", u.ID, "", map[string]string{"factor": "phone", "credential": id})
-	if err := p.afterFactorRemoved(r, u.ID); err != nil {
-		return err
-	}
-	return p.accountDone(w, r, "phone_removed")
+	return p.removeFactor(w, r, "phone", "phone_removed", func(ctx context.Context, userID, id string) (string, error) {
+		return id, p.store.DeletePhone(ctx, userID, id)
+	})
 }
 
 // phoneRows lists the user's phones for the account page.
