@@ -223,6 +223,8 @@ type Store interface {
 	// Phones, SMS and voice codes, their messages and send budgets (see
 	// phones.go).
 	PhoneStore
+	// Push approval: devices, enrolment tokens and challenges (see push.go).
+	PushStore
 }
 
 // Client is a registered OAuth 2.0 client (relying party).

@@ -18,13 +18,15 @@
 //     single-use records storage.ErrConflict, both matched with errors.Is,
 //     and no driver error type is anywhere in an error's chain.
 //   - Sessions, login transactions, remembered browsers, WebAuthn
-//     ceremonies and phone codes whose ExpiresAt is not after now are gone
-//     (a remembered browser cannot be touched either); tokens are garbage
-//     once ExpiresAt is before now.
+//     ceremonies, phone codes and push enrolment tokens whose ExpiresAt is
+//     not after now are gone (a remembered browser cannot be touched
+//     either); tokens are garbage once ExpiresAt is before now. Push
+//     challenges stay readable after expiry but take no answer.
 //   - Sessions, consents, TOTP credentials, recovery codes, remembered
-//     browsers, passkeys, ceremonies, phones and phone codes belong to
-//     their user (and consents to their client, phone codes to a phone of
-//     their user): creating one for a missing user or client is
+//     browsers, passkeys, ceremonies, phones, phone codes, push devices,
+//     enrolment tokens and challenges belong to their user (and consents
+//     to their client, phone codes to a phone and push challenges to a
+//     device of their user): creating one for a missing user or client is
 //     ErrNotFound, deleting the user or client deletes them, and a method
 //     given another user's id treats the record as missing. A ceremony may
 //     have no user (discoverable sign-in).
@@ -33,9 +35,10 @@
 //     order where they break a tie in a list.
 //   - Every single-use rule (authorization code, refresh token, login
 //     transaction, TOTP time step, recovery code, passkey sign counter,
-//     ceremony, phone code and its resend) has exactly one winner among 20
-//     concurrent callers, 20 concurrent failures count 20, and 20
-//     concurrent code attempts or budget charges stop exactly at the limit.
+//     ceremony, phone code and its resend, push enrolment token, push
+//     answer) has exactly one winner among 20 concurrent callers, 20
+//     concurrent failures count 20, and 20 concurrent code attempts, budget
+//     charges or wrong push numbers stop exactly at the limit.
 //     Budget charges of one call are all or nothing.
 package storagetest
 
@@ -79,6 +82,7 @@ func Run(t *testing.T, newStore func(t *testing.T) storage.Store) {
 		{"PhoneCodes", phoneCodeTests},
 		{"PhoneMessages", phoneMessageTests},
 		{"Budgets", budgetTests},
+		{"Push", pushTests},
 		{"Concurrency", concurrencyTests},
 	}
 	for _, g := range groups {
