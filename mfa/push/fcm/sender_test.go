@@ -287,6 +287,21 @@ func TestBackoffGrowsWithJitter(t *testing.T) {
 	}
 }
 
+func TestTokenEndpointOutageRetried(t *testing.T) {
+	e := newEnv(t, nil)
+	e.fake.FailTokenRequests(2)
+	_, target := device()
+	if err := e.sender.Send(t.Context(), target, testMessage); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	if a, b := e.fake.TokenRequests(), e.fake.SendRequests(); a != 3 || b != 1 {
+		t.Errorf("%d token and %d send requests, want 3 and 1", a, b)
+	}
+	if n := len(e.sleeps.all()); n != 2 {
+		t.Errorf("slept %d times, want 2", n)
+	}
+}
+
 func TestRetriesExhausted(t *testing.T) {
 	e := newEnv(t, func(c *Config) { c.MaxRetries = 2 })
 	tok, target := device()

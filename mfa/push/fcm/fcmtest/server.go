@@ -86,6 +86,7 @@ type Server struct {
 	lifetime      time.Duration
 	accessTokens  map[string]time.Time // token → expiry
 	reject        int
+	tokenFailures int
 	tokenRequests int
 	sendRequests  int
 	devices       map[string]*Device
@@ -187,6 +188,14 @@ func (s *Server) RejectAccessTokens(n int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.reject = n
+}
+
+// FailTokenRequests makes the token endpoint answer the next n requests
+// with 503, as during an outage of oauth2.googleapis.com.
+func (s *Server) FailTokenRequests(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.tokenFailures = n
 }
 
 // SetDevice sets the behaviour for one registration token.

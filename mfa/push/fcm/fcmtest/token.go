@@ -30,8 +30,16 @@ func (s *Server) token(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	s.tokenRequests++
 	now, lifetime := s.now(), s.lifetime
+	fail := s.tokenFailures > 0
+	if fail {
+		s.tokenFailures--
+	}
 	s.mu.Unlock()
 
+	if fail {
+		writeJSON(w, http.StatusServiceUnavailable, map[string]string{"error": "temporarily_unavailable", "error_description": "The service is currently unavailable."})
+		return
+	}
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt != "application/x-www-form-urlencoded" {
 		oauthError(w, "invalid_request", "Request must be application/x-www-form-urlencoded.")
 		return
