@@ -54,6 +54,9 @@ type accountPage struct {
 	// phone codes are off).
 	Phones   []phoneRow
 	AddPhone string
+	// Push devices, and where to add one (empty when push is off).
+	PushDevices []pushRow
+	AddPush     string
 	// DeviceBound: the user's passkeys are all tied to one device and
 	// nothing else could bring them back in.
 	DeviceBound bool
@@ -192,11 +195,11 @@ var userEvents = []string{
 	"mfa.removed", "mfa.replay_refused", "passkey.clone_suspected", "recovery_code.used", "recovery_codes.generated",
 	"remembered_browser.created", "remembered_browser.revoked", "consent.granted", "consent.revoked",
 	"token.code_reuse", "token.refresh_reuse", "phone.code_sent", "phone.undelivered", "phone.sim_swapped",
-	"phone.budget_exceeded",
+	"phone.budget_exceeded", "push.reported", "push.denied", "push.budget_exceeded",
 }
 
 // accountFlashes are the confirmations the page can show after an action.
-var accountFlashes = []string{"totp_added", "totp_removed", "phone_added", "phone_removed", "passkey_added", "passkey_removed", "browser_forgotten", "browsers_forgotten", "consent_revoked"}
+var accountFlashes = []string{"totp_added", "totp_removed", "phone_added", "phone_removed", "push_removed", "passkey_added", "passkey_removed", "browser_forgotten", "browsers_forgotten", "consent_revoked"}
 
 func (p *Provider) accountData(w http.ResponseWriter, r *http.Request, sess *storage.Session, u storage.User) (accountPage, error) {
 	ctx := r.Context()
@@ -245,6 +248,12 @@ func (p *Provider) accountData(w http.ResponseWriter, r *http.Request, sess *sto
 	}
 	if p.phone != nil {
 		d.AddPhone = p.path("/account/phone")
+	}
+	if d.PushDevices, err = p.pushRows(ctx, u.ID, date); err != nil {
+		return d, err
+	}
+	if p.push != nil {
+		d.AddPush = p.path("/account/push")
 	}
 	if d.DeviceBound, err = p.needsRecoveryPath(r, u.ID); err != nil {
 		return d, err

@@ -33,7 +33,7 @@ const budgetPeriod = time.Hour
 // pageFactors are those the /mfa page can ask for.
 var (
 	codeFactors = []mfa.Factor{mfa.TOTP, mfa.SMS, mfa.Voice, mfa.RecoveryCode}
-	pageFactors = []mfa.Factor{mfa.Passkey, mfa.TOTP, mfa.SMS, mfa.Voice, mfa.RecoveryCode}
+	pageFactors = []mfa.Factor{mfa.Passkey, mfa.Push, mfa.TOTP, mfa.SMS, mfa.Voice, mfa.RecoveryCode}
 )
 
 // lockedUntil turns a lock counter into the end of the lock (zero: none).
@@ -85,6 +85,11 @@ func (p *Provider) factorStates(ctx context.Context, userID, txID string, pol mf
 		return nil, err
 	}
 	states = append(states, phones...)
+	if ps, ok, err := p.pushState(ctx, userID, txID); err != nil {
+		return nil, err
+	} else if ok {
+		states = append(states, ps)
+	}
 	now := p.now()
 	for i := range states {
 		s := &states[i]
@@ -105,7 +110,7 @@ func (p *Provider) factorStates(ctx context.Context, userID, txID string, pol mf
 		// Phone factors also have a send budget (phoneStates); the
 		// smaller one counts.
 		left := budgetLeft(budget, pol.Limits, now)
-		if s.BudgetLeft >= 0 && (s.Factor == mfa.SMS || s.Factor == mfa.Voice) {
+		if s.BudgetLeft >= 0 && (s.Factor == mfa.SMS || s.Factor == mfa.Voice || s.Factor == mfa.Push) {
 			left = min(left, s.BudgetLeft)
 		}
 		s.BudgetLeft = left

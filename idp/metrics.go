@@ -26,6 +26,11 @@ type Metrics struct {
 	phoneVerified  *prometheus.CounterVec
 	phoneCallbacks *prometheus.CounterVec
 	phoneSpend     *prometheus.CounterVec
+
+	// Push approval: outcomes (sent, delivered, approved, denied, not_me,
+	// timed_out, failed, wrong_number, budget) and fallbacks by reason.
+	pushes        *prometheus.CounterVec
+	pushFallbacks *prometheus.CounterVec
 }
 
 // NewMetrics registers the metrics on reg (a new registry if nil).
@@ -66,9 +71,15 @@ func NewMetrics(reg *prometheus.Registry) *Metrics {
 		phoneSpend: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "latchkey_phone_spend_total", Help: "What the carrier reported charging, by channel and currency.",
 		}, []string{"channel", "unit"}),
+		pushes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_pushes_total", Help: "Push approvals by outcome (sent, delivered, approved, denied, not_me, timed_out, failed, wrong_number, budget).",
+		}, []string{"outcome"}),
+		pushFallbacks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "latchkey_push_fallbacks_total", Help: "Sign-ins moved from push to the next factor, by reason.",
+		}, []string{"reason"}),
 	}
 	reg.MustRegister(m.requests, m.latency, m.signIns, m.tokens, m.tokenErrors,
-		m.phoneSent, m.phoneDelivered, m.phoneVerified, m.phoneCallbacks, m.phoneSpend)
+		m.phoneSent, m.phoneDelivered, m.phoneVerified, m.phoneCallbacks, m.phoneSpend, m.pushes, m.pushFallbacks)
 	return m
 }
 

@@ -31,6 +31,8 @@ type mfaPage struct {
 	Passkey *passkeyOptions
 	// Phone is the SMS or voice state when Factor is "sms" or "voice".
 	Phone *phoneView
+	// Push is the number and status URL when Factor is "push".
+	Push *pushView
 }
 
 type factorLink struct {
@@ -108,8 +110,23 @@ func (p *Provider) mfaForm(w http.ResponseWriter, r *http.Request) error {
 	if err != nil || done {
 		return err
 	}
+	if answered, err := p.pushApproved(w, r, st); answered || err != nil {
+		return err
+	}
 	f := st.pick(r.FormValue("factor"))
+	if f != mfa.Push {
+		// Another way was chosen (or started): the push on its way must
+		// not count if approved later.
+		if err := p.endPushFor(r.Context(), st.tx.ID); err != nil {
+			return err
+		}
+	}
 	p.audit(r, "mfa.offered", st.user.ID, st.tx.ClientID, map[string]string{"factor": string(f), "offer": joinFactors(st.d.Offer)})
+	if (f == mfa.SMS || f == mfa.Voice) && pushWasSkipped(st.d) {
+		// Push cannot work right now and the user expected to do nothing
+		// but approve: the code goes out without another click.
+		return p.startFactor(w, r, st, f, "")
+	}
 	return p.renderMFA(w, r, st, f, http.StatusOK, "", "")
 }
 
@@ -139,6 +156,13 @@ func (p *Provider) renderMFA(w http.ResponseWriter, r *http.Request, st mfaStep,
 			return err
 		}
 		data.Passkey = &po
+	}
+	if f == mfa.Push {
+		v, answered, err := p.pushPage(w, r, st)
+		if err != nil || answered {
+			return err
+		}
+		data.Push = v
 	}
 	if f == mfa.SMS || f == mfa.Voice {
 		v, err := p.phoneData(r, st, f)
@@ -189,6 +213,10 @@ func (p *Provider) mfaSubmit(w http.ResponseWriter, r *http.Request) error {
 	}
 	if f == mfa.SMS || f == mfa.Voice {
 		return p.mfaPhone(w, r, st, f)
+	}
+	if f == mfa.Push {
+		// Push is answered on the phone; a form post just shows the page.
+		return p.renderMFA(w, r, st, f, http.StatusOK, "", "")
 	}
 	code := r.PostFormValue("code")
 	if code == "" || len(code) > 64 {

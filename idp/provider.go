@@ -100,7 +100,9 @@ type Options struct {
 	// PasskeyUserVerification is "preferred" (default) or "required".
 	PasskeyUserVerification string
 	// Phone configures SMS and voice codes (off without a Telephony).
-	Phone   PhoneOptions
+	Phone PhoneOptions
+	// Push configures push approval (off without Senders).
+	Push    PushOptions
 	Logger  *slog.Logger
 	Metrics *Metrics
 	Now     func() time.Time
@@ -138,8 +140,10 @@ type Provider struct {
 	// passkeys is nil when the issuer cannot be a WebAuthn relying party
 	// (an IP-address host, as in some tests).
 	passkeys *passkey.Service
-	// phone is nil when SMS and voice codes are off.
+	// phone is nil when SMS and voice codes are off; push when push
+	// approval is.
 	phone *phoneCodes
+	push  *pushApproval
 }
 
 // New composes the provider.
@@ -210,6 +214,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if p.phone, err = newPhoneCodes(o.Phone, p.issuer, derive); err != nil {
 		return nil, fmt.Errorf("new provider: %w", err)
 	}
+	p.push = newPushApproval(o.Push)
 	if p.passkeys == nil {
 		o.Logger.WarnContext(ctx, "passkeys disabled: the issuer's host is an IP address, which WebAuthn refuses as a relying-party id; use a name such as localhost")
 	}
@@ -225,7 +230,7 @@ func New(ctx context.Context, o Options) (*Provider, error) {
 	if o.Dev {
 		devDir = o.TemplatesDir
 	}
-	p.renderer, err = web.NewRenderer(templates.FS, p.catalog, []string{"login", "consent", "logout", "error", "mfa", "enrol_totp", "notice", "account", "passkey_register", "phone", "outbox"}, devDir)
+	p.renderer, err = web.NewRenderer(templates.FS, p.catalog, []string{"login", "consent", "logout", "error", "mfa", "enrol_totp", "notice", "account", "passkey_register", "phone", "outbox", "push_enrol"}, devDir)
 	if err != nil {
 		return nil, fmt.Errorf("new provider: %w", err)
 	}

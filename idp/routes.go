@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/latchkey/latchkey/idp/web"
+	"github.com/latchkey/latchkey/mfa/push"
 	"github.com/latchkey/latchkey/static"
 )
 
@@ -61,6 +62,13 @@ func (p *Provider) Handler(extra ...Route) http.Handler {
 		{"POST /logout", page(p.endSession)},
 		{"POST /logout/confirm", form(p.confirmLogout)},
 		{"POST " + phoneStatusPath, http.HandlerFunc(p.phoneStatus)},
+		{"GET /mfa/push/status", page(p.pushStatus)},
+		{"POST /push/enrol", protocol(p.deviceHandler(push.KindEnrol, p.pushEnrol))},
+		{"POST /push/heartbeat", protocol(p.deviceHandler(push.KindHeartbeat, p.pushHeartbeat))},
+		{"POST /push/challenge", protocol(p.deviceHandler(push.KindFetch, p.pushFetch))},
+		{"POST /push/answer", protocol(p.deviceHandler(push.KindAnswer, p.pushAnswer))},
+		{"GET /account/push", page(p.accountPushForm)},
+		{"POST /account/push/remove", form(p.accountPushRemove)},
 		{"POST /token", protocol(p.token)},
 		{"POST /revoke", protocol(p.revoke)},
 		{"POST /introspect", protocol(p.introspect)},

@@ -209,6 +209,9 @@ func (p *Provider) availableFactors(pol mfa.Policy) []mfa.Factor {
 	if p.phone != nil {
 		out = append(out, mfa.SMS, mfa.Voice)
 	}
+	if p.push != nil {
+		out = append(out, mfa.Push)
+	}
 	if pol.Remember.Enabled {
 		out = append(out, mfa.RememberedBrowser)
 	}
