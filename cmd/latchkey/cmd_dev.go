@@ -19,6 +19,7 @@ import (
 	"github.com/latchkey/latchkey/idp/password"
 	"github.com/latchkey/latchkey/idp/secretbox"
 	"github.com/latchkey/latchkey/idp/storage"
+	"github.com/latchkey/latchkey/mfa/push/webpush"
 )
 
 // Demo credentials printed by `latchkey dev`. They exist only in the dev
@@ -29,6 +30,9 @@ const (
 	demoClientID = "demo"
 	devDSN       = "sqlite:latchkey-dev.db"
 	devKeyFile   = "latchkey-dev.key"
+	// devVAPIDFile keeps the dev server's Web Push key when push is on
+	// and none is configured.
+	devVAPIDFile = "latchkey-dev-vapid.pem"
 )
 
 func cmdDev(ctx context.Context, args []string, sio stdio, getenv func(string) string) error {
@@ -118,6 +122,30 @@ func devSecret(cfg config.Config) ([]byte, error) {
 		return nil, fmt.Errorf("write %s: %w", devKeyFile, err)
 	}
 	return k, nil
+}
+
+// devVAPIDKey returns the dev server's Web Push (VAPID) private key,
+// generated once and kept beside the dev database. Not one per run: a
+// browser's subscription is bound to the key, so a new key at every start
+// would leave each enrolled companion app unreachable after a restart.
+func devVAPIDKey(log *slog.Logger) (string, error) {
+	if b, err := os.ReadFile(devVAPIDFile); err == nil {
+		if _, err := webpush.ParseVAPIDKey(string(b)); err != nil {
+			return "", fmt.Errorf("%s is not a VAPID private key; delete it to generate another", devVAPIDFile)
+		}
+		return string(b), nil
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("read %s: %w", devVAPIDFile, err)
+	}
+	key, _, err := webpush.GenerateVAPIDKey()
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(devVAPIDFile, []byte(key), 0o600); err != nil {
+		return "", fmt.Errorf("write %s: %w", devVAPIDFile, err)
+	}
+	log.Info("generated a Web Push (VAPID) key for the dev server", "file", devVAPIDFile)
+	return key, nil
 }
 
 // ensureDemoUser creates the demo user, or resets its password to the

@@ -19,6 +19,10 @@ import (
 	"github.com/latchkey/latchkey/idp/secretbox"
 	"github.com/latchkey/latchkey/idp/storage"
 	"github.com/latchkey/latchkey/idp/web"
+	"github.com/latchkey/latchkey/mfa/push"
+	"github.com/latchkey/latchkey/mfa/push/apns"
+	"github.com/latchkey/latchkey/mfa/push/fcm"
+	"github.com/latchkey/latchkey/mfa/push/webpush"
 	"github.com/latchkey/latchkey/mfa/twilio"
 )
 
@@ -72,6 +76,10 @@ func buildProvider(ctx context.Context, cfg config.Config, st storage.Store, sec
 	if err != nil {
 		return nil, nil, err
 	}
+	pushOpts, err := pushOptions(cfg, log, dev)
+	if err != nil {
+		return nil, nil, err
+	}
 	t := cfg.Tokens
 	p, err := idp.New(ctx, idp.Options{
 		Issuer: cfg.Issuer, Store: st, Keys: km, Passwords: hasher, SecretKey: secret,
@@ -97,6 +105,7 @@ func buildProvider(ctx context.Context, cfg config.Config, st storage.Store, sec
 		Logger:                  log,
 		Metrics:                 metrics,
 		Phone:                   phone,
+		Push:                    pushOpts,
 	})
 	return p, outbox, err
 }
@@ -137,6 +146,65 @@ func phoneOptions(cfg config.Config, log *slog.Logger, dev bool) (idp.PhoneOptio
 		opts.Telephony = idp.TwilioTelephony(c, nil)
 	}
 	return opts, nil, nil
+}
+
+// pushOptions builds a sender for each configured push channel; none (push
+// off) leaves push approval out of the provider. A key file that cannot be
+// read or parsed stops start-up here, with the key's path, rather than
+// failing the first sign-in.
+func pushOptions(cfg config.Config, log *slog.Logger, dev bool) (idp.PushOptions, error) {
+	pc := cfg.Push
+	if !pc.Enabled {
+		return idp.PushOptions{}, nil
+	}
+	maxSilence := pc.MaxSilence.Duration
+	if maxSilence == 0 {
+		maxSilence = -1 // idp.PushOptions: negative is "no limit", zero the default
+	}
+	opts := idp.PushOptions{
+		Senders:    map[string]push.Sender{},
+		AckTimeout: pc.AckTimeout.Duration, ChallengeTTL: pc.ChallengeTTL.Duration, MaxSilence: maxSilence,
+		PerWindow: pc.PerWindow, Window: pc.Window.Duration, NotMeLock: pc.NotMeLock.Duration,
+		SendTimeout: pc.SendTimeout.Duration,
+	}
+	if w := pc.WebPush; w.Configured() {
+		key := w.VAPIDPrivateKey
+		if key == "" && dev {
+			var err error
+			if key, err = devVAPIDKey(log); err != nil {
+				return opts, err
+			}
+		}
+		s, err := webpush.New(webpush.Config{VAPIDPrivateKey: key, Subject: w.Subject, AllowedHosts: w.AllowedHosts, Logger: log})
+		if err != nil {
+			return opts, fmt.Errorf("push.webpush: %w", err)
+		}
+		opts.Senders[push.ChannelWebPush] = s
+		opts.VAPIDPublicKey = s.PublicKey()
+	}
+	if f := pc.FCM; f.Configured() {
+		key, err := os.ReadFile(f.ServiceAccountFile)
+		if err != nil {
+			return opts, fmt.Errorf("push.fcm.service_account_file: %w", err)
+		}
+		s, err := fcm.New(fcm.Config{ServiceAccountJSON: key, Endpoint: f.Endpoint, Logger: log})
+		if err != nil {
+			return opts, fmt.Errorf("push.fcm (%s): %w", f.ServiceAccountFile, err)
+		}
+		opts.Senders[push.ChannelFCM] = s
+	}
+	if a := pc.APNs; a.Configured() {
+		key, err := os.ReadFile(a.KeyFile)
+		if err != nil {
+			return opts, fmt.Errorf("push.apns.key_file: %w", err)
+		}
+		s, err := apns.New(apns.Config{TeamID: a.TeamID, KeyID: a.KeyID, PrivateKeyPEM: key, Topic: a.Topic, Host: a.Host, Logger: log})
+		if err != nil {
+			return opts, fmt.Errorf("push.apns (%s): %w", a.KeyFile, err)
+		}
+		opts.Senders[push.ChannelAPNs] = s
+	}
+	return opts, nil
 }
 
 // devTemplatesDir lets `latchkey dev` pick up template edits without a
@@ -222,6 +290,12 @@ func janitor(ctx context.Context, st storage.Store, log *slog.Logger, every time
 			// A number nobody proved within the day is abandoned.
 			"unverified_phones": func(ctx context.Context, now time.Time) (int64, error) {
 				return st.DeleteUnverifiedPhones(ctx, now.Add(-24*time.Hour))
+			},
+			"push_enrolments": st.DeleteExpiredPushEnrolments,
+			// A push's outcome stays readable for a day after it expires,
+			// longer than any sign-in that could ask for it.
+			"push_challenges": func(ctx context.Context, now time.Time) (int64, error) {
+				return st.DeleteExpiredPushChallenges(ctx, now.Add(-24*time.Hour))
 			},
 			// The longest budget window is a day.
 			"budgets": func(ctx context.Context, now time.Time) (int64, error) {

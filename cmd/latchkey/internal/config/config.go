@@ -56,6 +56,7 @@ type Config struct {
 	Passkeys Passkeys `toml:"passkeys"`
 	Phone    Phone    `toml:"phone"`
 	Twilio   Twilio   `toml:"twilio"`
+	Push     Push     `toml:"push"`
 }
 
 // Storage selects the database.
@@ -187,6 +188,7 @@ func Default() Config {
 		Passkeys: defaultPasskeys(),
 		Phone:    defaultPhone(),
 		Twilio:   defaultTwilio(),
+		Push:     defaultPush(),
 	}
 }
 
@@ -250,6 +252,7 @@ func (c *Config) normalize() {
 	}
 	c.MFA.normalize()
 	c.Phone.normalize()
+	c.Push.normalize()
 }
 
 // ErrNoSecretKey: secrets.key is empty.

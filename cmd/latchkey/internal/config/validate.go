@@ -114,6 +114,7 @@ func (c Config) Validate(mode Mode) error {
 	c.MFA.validate(v)
 	c.Passkeys.validate(v, c.Issuer)
 	c.Phone.validate(v, c.Twilio, mode)
+	c.Push.validate(v, c.HTTP, mode)
 	return errors.Join(v.errs...)
 }
 
