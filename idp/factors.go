@@ -102,7 +102,11 @@ func (p *Provider) factorStates(ctx context.Context, userID, txID string, pol mf
 		if err != nil {
 			return nil, fmt.Errorf("read lock: %w", err)
 		}
-		s.LockedUntil = lockedUntil(lock, pol.Limits)
+		// Keep a lock the factor's own state already set (push: "this
+		// wasn't me", or a push this sign-in gave up on).
+		if until := lockedUntil(lock, pol.Limits); until.After(s.LockedUntil) {
+			s.LockedUntil = until
+		}
 		budget, err := p.store.GetThrottle(ctx, budgetKey(userID, s.Factor))
 		if err != nil {
 			return nil, fmt.Errorf("read budget: %w", err)
