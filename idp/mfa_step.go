@@ -120,6 +120,7 @@ func (p *Provider) mfaForm(w http.ResponseWriter, r *http.Request) error {
 		if err := p.endPushFor(r.Context(), st.tx.ID); err != nil {
 			return err
 		}
+		p.notePushBudget(r, st)
 	}
 	p.audit(r, "mfa.offered", st.user.ID, st.tx.ClientID, map[string]string{"factor": string(f), "offer": joinFactors(st.d.Offer)})
 	if (f == mfa.SMS || f == mfa.Voice) && pushWasSkipped(st.d) {

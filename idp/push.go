@@ -278,10 +278,32 @@ func (p *Provider) pushSendFailed(r *http.Request, st mfaStep, d storage.PushDev
 		return fmt.Errorf("end push challenge: %w", err)
 	}
 	p.metrics.pushes.WithLabelValues("failed").Inc()
-	p.metrics.pushFallbacks.WithLabelValues(reason).Inc()
 	p.log.WarnContext(ctx, "push not sent", "device", d.ID, "channel", d.Channel, "err", cause)
 	p.audit(r, "push.send_failed", st.user.ID, st.tx.ClientID, map[string]string{"device": d.ID, "reason": reason})
-	return errPushUnavailable
+	// pushFallback counts the fallback, with this reason.
+	return sendFailure(reason)
+}
+
+// sendFailure is errPushUnavailable saying why ("unregistered", "send
+// failed"): the reason of the fallback it causes.
+type sendFailure string
+
+func (e sendFailure) Error() string        { return string(e) }
+func (e sendFailure) Is(target error) bool { return target == errPushUnavailable }
+
+// notePushBudget records a push the budget refused before it was tried:
+// the engine left push out of this decision for its budget, which is what
+// push bombing looks like (startPush records the same when the budget runs
+// out between the decision and the send).
+func (p *Provider) notePushBudget(r *http.Request, st mfaStep) {
+	if p.push == nil || !slices.ContainsFunc(st.d.Trace, func(s mfa.Step) bool {
+		return s.Factor == mfa.Push && s.Rule == "factor.budget_exhausted"
+	}) {
+		return
+	}
+	p.metrics.pushes.WithLabelValues("budget").Inc()
+	p.metrics.pushFallbacks.WithLabelValues(errPushBudget.Error()).Inc()
+	p.audit(r, "push.budget_exceeded", st.user.ID, st.tx.ClientID, nil)
 }
 
 // appDisplayName is the relying party's name, or Latchkey's own for the

@@ -188,7 +188,9 @@ func (p *Provider) pushFetch(r *http.Request, req push.Request) (int, any, error
 	if _, err := p.knownDevice(r, req); err != nil {
 		return 0, nil, err
 	}
-	now := p.now().UTC()
+	// The stores keep microseconds: DeliveredAt reads back equal to now
+	// only for the fetch that acknowledged the push.
+	now := p.now().UTC().Truncate(time.Microsecond)
 	ch, err := p.store.MarkPushDelivered(ctx, req.DeviceID, req.Fetch.ChallengeID, now)
 	if errors.Is(err, storage.ErrNotFound) {
 		return 0, nil, push.ErrUnknownChallenge
@@ -197,7 +199,7 @@ func (p *Provider) pushFetch(r *http.Request, req push.Request) (int, any, error
 		return 0, nil, fmt.Errorf("mark push delivered: %w", err)
 	}
 	if !ch.Open(now) {
-		return 0, nil, push.ErrChallengeEnded
+		return 0, nil, endedError(ch)
 	}
 	if ch.DeliveredAt.Equal(now) {
 		p.metrics.pushes.WithLabelValues("delivered").Inc()
@@ -234,6 +236,9 @@ func (p *Provider) pushAnswer(r *http.Request, req push.Request) (int, any, erro
 	now := p.now().UTC()
 	ch := push.Challenge{ID: rec.ID, Nonce: rec.Nonce, Number: strconv.Itoa(rec.Number), Choices: info.Choices,
 		Created: rec.CreatedAt, Expires: rec.ExpiresAt}
+	if req.Answer.Decision == push.DecisionApprove && !rec.Open(now) {
+		return 0, nil, endedError(rec)
+	}
 	switch err := push.CheckAnswer(ch, *req.Answer, now); {
 	case errors.Is(err, push.ErrDecoyPicked):
 		if err := p.store.EndPushChallenge(ctx, rec.ID, storage.PushFailed, "decoy picked", now); err != nil && !errors.Is(err, storage.ErrConflict) {
@@ -286,6 +291,20 @@ func (p *Provider) pushAnswer(r *http.Request, req push.Request) (int, any, erro
 		}
 	}
 	return http.StatusOK, push.AnswerResult{Result: result}, nil
+}
+
+// endedError is the protocol's answer (docs/push-protocol.md) to a fetch
+// or an approval of a challenge that is no longer open: answered, ended by
+// a decoy or wrong numbers, or expired and superseded (the sign-in moved
+// on).
+func endedError(ch storage.PushChallenge) error {
+	switch ch.Status {
+	case storage.PushApproved, storage.PushDenied, storage.PushNotMe:
+		return push.ErrAnswered
+	case storage.PushFailed:
+		return push.ErrChallengeEnded
+	}
+	return push.ErrExpired
 }
 
 // pushNotMe acts on "this wasn't me": someone has the user's password. Push

@@ -169,11 +169,15 @@ func (p *Provider) pushStatus(w http.ResponseWriter, r *http.Request) error {
 	next := p.path("/mfa?tx=" + url.QueryEscape(tx.ID))
 	for {
 		ch, err := p.store.LatestPushChallenge(ctx, tx.ID)
-		if err != nil {
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("latest push challenge: %w", err)
 		}
 		res := pushStatusResponse{Status: ch.Status}
 		switch {
+		case err != nil:
+			// No push in this sign-in (none was sent, or it has been
+			// cleaned up): nothing to wait for.
+			res = pushStatusResponse{Status: "none", Next: next}
 		case ch.Status == storage.PushApproved:
 			res.Next = next + "&factor=push"
 		case p.pushGaveUp(ch, p.now()):
