@@ -80,6 +80,7 @@ func (p *Provider) Handler(extra ...Route) http.Handler {
 		{"GET /static/", http.StripPrefix(p.path("/static"), web.Static(static.FS))},
 		{"GET /{$}", page(p.home)},
 	}
+	routes = append(routes, p.authenticatorRoutes()...)
 	routes = append(routes, extra...)
 	for _, rt := range routes {
 		method, path := splitPattern(rt.Pattern)
