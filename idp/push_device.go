@@ -321,10 +321,20 @@ func (p *Provider) pushNotMe(r *http.Request, rec storage.PushChallenge) error {
 		if _, err := p.store.SupersedePushChallenges(ctx, rec.TxID, "", now); err != nil {
 			return fmt.Errorf("end push challenges: %w", err)
 		}
-		// Completing the transaction makes it unusable: the attacker's
-		// browser can only start over, and push is locked.
+		// Completing the transaction makes it unusable, and ending its
+		// browser session drops the password proof it holds: the
+		// attacker's browser can only start over, and push is locked.
+		tx, err := p.store.GetLoginTx(ctx, rec.TxID, now)
+		if err != nil && !errors.Is(err, storage.ErrNotFound) {
+			return fmt.Errorf("get login transaction: %w", err)
+		}
 		if err := p.store.CompleteLoginTx(ctx, rec.TxID, now); err != nil && !errors.Is(err, storage.ErrConflict) && !errors.Is(err, storage.ErrNotFound) {
 			return fmt.Errorf("end login transaction: %w", err)
+		}
+		if tx.SessionID != "" {
+			if err := p.store.DeleteSession(ctx, tx.SessionID); err != nil && !errors.Is(err, storage.ErrNotFound) {
+				return fmt.Errorf("end the reported session: %w", err)
+			}
 		}
 	}
 	p.auditDevice(r, "push.reported", rec.UserID, map[string]string{"device": rec.DeviceID, "locked_for": p.push.opts.NotMeLock.String()})

@@ -14,12 +14,21 @@
   function poll() {
     fetch(url + "&wait=25", { credentials: "same-origin", headers: { Accept: "application/json" } })
       .then(function (res) {
+        if (res.status >= 400 && res.status < 500) {
+          // The sign-in is over here (expired, or reported as not the
+          // user's): the page itself says so.
+          window.location.reload();
+          return { stop: true };
+        }
         if (!res.ok) {
           throw new Error("status " + res.status);
         }
         return res.json();
       })
       .then(function (body) {
+        if (body.stop) {
+          return;
+        }
         delay = 0;
         if (body.next) {
           status.textContent = status.getAttribute(body.status === "approved" ? "data-msg-approved" : "data-msg-ended");
