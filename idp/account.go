@@ -119,7 +119,8 @@ func (p *Provider) stepUpLevel(ctx context.Context, userID string) (mfa.Level, e
 	return mfa.LevelPwd, nil
 }
 
-// secondFactors counts the user's authenticator apps and passkeys.
+// secondFactors counts the user's authenticator apps, passkeys, push
+// devices and (where they count) phones.
 func (p *Provider) secondFactors(ctx context.Context, userID string) (int, error) {
 	creds, err := p.store.ListTOTP(ctx, userID)
 	if err != nil {
@@ -130,6 +131,13 @@ func (p *Provider) secondFactors(ctx context.Context, userID string) (int, error
 		return 0, fmt.Errorf("list passkeys: %w", err)
 	}
 	n := confirmedTOTP(creds) + len(keys)
+	if p.push != nil {
+		devices, err := p.store.ListPushDevices(ctx, userID)
+		if err != nil {
+			return 0, fmt.Errorf("list push devices: %w", err)
+		}
+		n += len(devices)
+	}
 	// A phone counts only where the policy lets it complete mfa; otherwise
 	// asking for mfa would lock out a user whose only extra factor it is.
 	if pol, err := p.policies.get(ctx); err != nil {

@@ -271,6 +271,8 @@ func TestPushEnrolment(t *testing.T) {
 	if st, err := dev.Enrol(ctx, link); err != nil || !st.PushReady || dev.Last().Status != http.StatusCreated {
 		t.Fatalf("enrol: %+v %v (status %d)", st, err, dev.Last().Status)
 	}
+	// From now on the account page's step-ups are approved with it.
+	f.devices = append(f.devices, dev)
 	if evs := auditEvents(t, f.env, "mfa.enrolled"); len(evs) != 1 || evs[0].Details["factor"] != "push" || evs[0].Details["credential"] != dev.ID() {
 		t.Errorf("mfa.enrolled events = %+v", evs)
 	}
@@ -284,6 +286,11 @@ func TestPushEnrolment(t *testing.T) {
 	expectCode(t, "the token a second time", err, "invalid_enrolment_token", -1)
 	_, err = dev.Enrol(ctx, f.enrolLink(t, b))
 	expectCode(t, "the same key again", err, "device_exists", -1)
+	// With a push device, changing factors needs it: the second QR code
+	// was shown only after a step-up to mfa, approved on the phone.
+	if evs := auditEvents(t, f.env, "account.step_up_required"); len(evs) != 1 || evs[0].Details["level"] != "urn:latchkey:acr:mfa" {
+		t.Errorf("account.step_up_required events = %+v, want one to mfa", evs)
+	}
 	late := f.enrolLink(t, b)
 	f.env.Clock.Advance(6 * time.Minute)
 	_, err = f.newDevice(t, "Ada's tablet").Enrol(ctx, late)

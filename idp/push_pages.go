@@ -161,7 +161,7 @@ func (p *Provider) pushStatus(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if sess == nil || tx.SessionID != sess.ID {
+	if sess == nil || (tx.SessionID != "" && tx.SessionID != sess.ID) {
 		return web.Errorf(http.StatusForbidden, "error.login_expired", "push status for another session")
 	}
 	wait, _ := strconv.Atoi(r.FormValue("wait"))

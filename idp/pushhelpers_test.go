@@ -39,6 +39,27 @@ type pushFixture struct {
 	// vapid is the provider's VAPID public key; devices subscribe with it
 	// as a browser does, so a push signed with another key is refused.
 	vapid string
+	// devices enrolled so far, newest last: a step-up on the account page
+	// is approved with the newest.
+	devices []*pushtest.Device
+}
+
+// answerStepUp completes the account page's step-up the way the user
+// would with their newest factor: approving the push on the newest
+// device, or the SMS code.
+func (f *pushFixture) answerStepUp(t testing.TB, b *idptest.Browser, page *idptest.Response) *idptest.Response {
+	t.Helper()
+	if pushNumberRe.MatchString(page.Body) && len(f.devices) > 0 {
+		d := f.devices[len(f.devices)-1]
+		det := fetch(t, d, nextPush(t, d).ChallengeID)
+		if _, err := d.Approve(context.Background(), det, pushNumber(t, page)); err != nil {
+			t.Fatalf("approve the step-up: %v", err)
+		}
+		_, next := pushStatus(t, b, page)
+		return b.Follow(b.Get(next))
+	}
+	page = sendCode(t, b, page, mfa.SMS)
+	return b.Follow(enterCode(t, b, page, smsCode(t, f.lastSMS(t).Body)))
 }
 
 // newPushFixture starts a provider on a clock an hour behind (as every
@@ -106,15 +127,29 @@ type pushUser struct {
 func withPushDevice(t testing.TB, u pushUser, pushEdit func(*idp.PushOptions), phoneEdit func(*idp.PhoneOptions), opts ...idptest.Option) (*pushFixture, *pushtest.Device, *authenticator) {
 	t.Helper()
 	f := newPushFixture(t, pushEdit, phoneEdit, opts...)
-	b, _ := f.accountSession(t)
-	dev := f.enrolDevice(t, b)
-	if u.phone {
-		f.enrolPhone(t, b, phoneTyped)
-	}
+	// Once the user has a second factor, adding another needs a fresh
+	// step-up with it: the authenticator app first (with the password
+	// alone), then one step-up in the account session covers the rest.
 	var auth *authenticator
 	if u.totp {
 		auth = f.enrolTOTP(t)
 	}
+	b, _ := f.accountSession(t)
+	if auth != nil {
+		page := b.Follow(b.Get(f.env.URL("/account/phone")))
+		if page.Path() == "/mfa" {
+			// The enrolment used this time step's code.
+			f.env.Clock.Advance(30 * time.Second)
+			page = b.Follow(enterCode(t, b, page, auth.now(t)))
+		}
+		if page.Path() != "/account/phone" && page.Path() != "/account" {
+			t.Fatalf("step-up with the authenticator app: %s %d\n%s", page.URL, page.Status, page.Body)
+		}
+	}
+	if u.phone {
+		f.enrolPhone(t, b, phoneTyped)
+	}
+	dev := f.enrolDevice(t, b)
 	return f, dev, auth
 }
 
@@ -157,6 +192,9 @@ var (
 func (f *pushFixture) enrolLink(t testing.TB, b *idptest.Browser) string {
 	t.Helper()
 	page := b.Follow(b.Get(f.env.URL("/account/push")))
+	if page.Path() == "/mfa" {
+		page = f.answerStepUp(t, b, page)
+	}
 	if page.Path() != "/account/push" || page.Status != http.StatusOK || !strings.Contains(page.Body, "<svg") {
 		t.Fatalf("push enrolment page: %s %d, want the QR code\n%s", page.URL, page.Status, page.Body)
 	}
@@ -188,6 +226,7 @@ func (f *pushFixture) enrolNamed(t testing.TB, b *idptest.Browser, name string) 
 	if err != nil {
 		t.Fatalf("enrol %s: %v", name, err)
 	}
+	f.devices = append(f.devices, d)
 	silence := f.env.Options.Push.MaxSilence
 	if silence == 0 {
 		silence = 30 * 24 * time.Hour // the default
