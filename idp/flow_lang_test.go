@@ -295,3 +295,87 @@ func TestLangSwitchAfterFailedPasskey(t *testing.T) {
 		t.Errorf("switched page: %s, want /account/passkey", ja.URL)
 	}
 }
+
+// TestLangSwitchOnPhonePages: adding a phone number, on the account page
+// and at a sign-in's enrolment step, the pages answering the number's and
+// the code's POSTs switch language at the GET of the number form (of the
+// same sign-in), from which adding the number again still works.
+func TestLangSwitchOnPhonePages(t *testing.T) {
+	t.Run("account", func(t *testing.T) {
+		f := newPhoneFixture(t, phonePolicy(), nil)
+		b, _ := f.accountBrowser(t)
+		refused := addPhone(t, b, f.phoneForm(t, b), phoneTyped, false)
+		if refused.Status != http.StatusBadRequest {
+			t.Fatalf("a number without consent: %d, want 400", refused.Status)
+		}
+		ja := switchLang(t, b, refused, "ja")
+		if ja.Path() != "/account/phone" || !strings.Contains(ja.Body, `autocomplete="tel"`) || !strings.Contains(ja.Body, "電話番号を追加") {
+			t.Fatalf("switched page: %s, want the number form in Japanese\n%s", ja.URL, ja.Body)
+		}
+		verify := addPhone(t, b, ja, phoneTyped, true)
+		if verify.Status != http.StatusOK || !strings.Contains(verify.Body, `action="/account/phone/verify"`) {
+			t.Fatalf("adding the number: %d, want the verification step\n%s", verify.Status, verify.Body)
+		}
+		if en := switchLang(t, b, verify, "en"); en.Path() != "/account/phone" || !strings.Contains(en.Body, `autocomplete="tel"`) {
+			t.Errorf("switched verification step: %s, want the number form\n%s", en.URL, en.Body)
+		}
+		code := smsCode(t, f.lastSMS(t).Body)
+		wrong := verifyPhone(t, b, verify, otherCode(code))
+		if wrong.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong code: %d, want 401\n%s", wrong.Status, wrong.Body)
+		}
+		if en := switchLang(t, b, wrong, "en"); en.Path() != "/account/phone" {
+			t.Errorf("switched page after a wrong code: %s, want /account/phone", en.URL)
+		}
+		if done := verifyPhone(t, b, wrong, code); done.Path() != "/account" {
+			t.Errorf("the right code after switching: %s %d, want the account page", done.URL, done.Status)
+		}
+	})
+
+	t.Run("sign-in", func(t *testing.T) {
+		pol := phonePolicy()
+		pol.EnrolAtSignIn = true
+		pol.Enrollable = []mfa.Factor{mfa.TOTP, mfa.SMS}
+		f := newPhoneFixture(t, pol, nil)
+		r := newRP(t, f.env, webClientID, f.webSecret, webRedirect)
+		b := f.env.NewBrowser()
+		a := newAuthRequest()
+		page := f.mfaPage(t, b, r, a) // the authenticator app's set-up, the first enrollable
+		phoneWay := ""
+		for _, l := range links(page) {
+			if strings.Contains(l, "/mfa/enrol?") && strings.Contains(l, "factor=sms") {
+				phoneWay = l
+			}
+		}
+		if phoneWay == "" {
+			t.Fatalf("no way to the phone set-up on %s:\n%s", page.URL, page.Body)
+		}
+		page = b.Get(phoneWay)
+		tx := txOf(t, page)
+		verify := submitForm(t, b, page, "/mfa/enrol/phone", nil, map[string]string{"number": phoneTyped, "consent": "on"})
+		if verify.Status != http.StatusOK || !strings.Contains(verify.Body, `action="/mfa/enrol/phone/verify"`) {
+			t.Fatalf("adding the number: %d, want the verification step\n%s", verify.Status, verify.Body)
+		}
+		ja := switchLang(t, b, verify, "ja")
+		if ja.Path() != "/mfa/enrol" || txOf(t, ja) != tx || !strings.Contains(ja.Body, `action="/mfa/enrol/phone"`) ||
+			!strings.Contains(ja.Body, "電話番号を追加") {
+			t.Fatalf("switched verification step: %s, want the number form of tx %s in Japanese\n%s", ja.URL, tx, ja.Body)
+		}
+		// The number typed again on the switched page: a new code, which
+		// finishes the set-up.
+		verify = submitForm(t, b, ja, "/mfa/enrol/phone", nil, map[string]string{"number": phoneTyped, "consent": "on"})
+		code := smsCode(t, f.lastSMS(t).Body)
+		wrong := submitForm(t, b, verify, "/mfa/enrol/phone/verify", map[string]string{"op": ""}, map[string]string{"code": otherCode(code)})
+		if wrong.Status != http.StatusUnauthorized {
+			t.Fatalf("wrong code: %d, want 401\n%s", wrong.Status, wrong.Body)
+		}
+		if en := switchLang(t, b, wrong, "en"); en.Path() != "/mfa/enrol" || txOf(t, en) != tx {
+			t.Errorf("switched page after a wrong code: %s, want the enrolment step of tx %s", en.URL, tx)
+		}
+		notice := submitForm(t, b, wrong, "/mfa/enrol/phone/verify", map[string]string{"op": ""}, map[string]string{"code": code})
+		recoveryCodes(t, notice)
+		if l := langLink(notice, "en"); l != "" {
+			t.Errorf("the recovery codes, shown once, link to %s", l)
+		}
+	})
+}

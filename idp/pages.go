@@ -100,6 +100,15 @@ var postPages = map[postPage]stepGET{
 	{"/mfa/enrol/passkey", "passkey.register_title"}: {path: "/mfa/enrol", query: "factor=passkey"},
 	{"/account/totp", "enrol.title"}:                 {path: "/account/totp"},
 	{"/account/passkey", "passkey.register_title"}:   {path: "/account/passkey"},
+	// A number's form and its verification step share a title, and a POST
+	// to either route can answer with either. The GET of the form is the
+	// only page there is: after the number was added it is where the user
+	// starts again (typing the number again restarts its verification). At
+	// sign-in the form is the enrolment step's phone choice.
+	{"/account/phone", "phone.title"}:          {path: "/account/phone"},
+	{"/account/phone/verify", "phone.title"}:   {path: "/account/phone"},
+	{"/mfa/enrol/phone", "phone.title"}:        {path: "/mfa/enrol", query: "factor=sms"},
+	{"/mfa/enrol/phone/verify", "phone.title"}: {path: "/mfa/enrol", query: "factor=sms"},
 	// The end_session_endpoint by POST shows what a GET with the same
 	// parameters shows. After a confirmed sign-out, GET /logout without a
 	// session shows the signed-out page; the client's id keeps its name on
