@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"mime"
 	"net/http"
 	"regexp"
@@ -16,6 +15,8 @@ import (
 	twclient "github.com/twilio/twilio-go/client"
 	api "github.com/twilio/twilio-go/rest/api/v2010"
 	lookups "github.com/twilio/twilio-go/rest/lookups/v2"
+
+	"github.com/latchkey/latchkey/mfa/internal/retry"
 )
 
 // Back-off between retries: base·2^attempt, capped, of which a random half
@@ -28,13 +29,11 @@ const (
 // Client sends SMS and voice calls and looks numbers up through Twilio. It is
 // safe for concurrent use.
 type Client struct {
-	cfg        Config
-	transport  http.RoundTripper
-	timeout    time.Duration
-	maxRetries int
-	base, cap  time.Duration // back-off; fields so tests can widen them
-	sleep      func(context.Context, time.Duration) error
-	log        *slog.Logger
+	cfg       Config
+	transport http.RoundTripper
+	timeout   time.Duration
+	retry     retry.Policy // a field so that tests can widen the back-off
+	log       *slog.Logger
 }
 
 // New validates cfg (see Config) and returns a Client.
@@ -43,14 +42,17 @@ func New(cfg Config) (*Client, error) {
 		return nil, fmt.Errorf("twilio: new client: %w", err)
 	}
 	c := &Client{
-		cfg:        cfg,
-		transport:  cfg.Transport,
-		timeout:    cfg.Timeout,
-		maxRetries: cfg.MaxRetries,
-		base:       backoffBase,
-		cap:        backoffCap,
-		sleep:      cfg.Sleep,
-		log:        cfg.Logger,
+		cfg:       cfg,
+		transport: cfg.Transport,
+		timeout:   cfg.Timeout,
+		retry: retry.Policy{
+			MaxRetries: cfg.MaxRetries,
+			Base:       backoffBase,
+			Cap:        backoffCap,
+			Temporary:  retryable,
+			Sleep:      cfg.Sleep,
+		},
+		log: cfg.Logger,
 	}
 	if c.transport == nil {
 		c.transport = http.DefaultTransport
@@ -58,14 +60,8 @@ func New(cfg Config) (*Client, error) {
 	if c.timeout == 0 {
 		c.timeout = DefaultTimeout
 	}
-	switch {
-	case c.maxRetries == 0:
-		c.maxRetries = DefaultMaxRetries
-	case c.maxRetries < 0:
-		c.maxRetries = 0
-	}
-	if c.sleep == nil {
-		c.sleep = sleepCtx
+	if c.retry.MaxRetries == 0 {
+		c.retry.MaxRetries = DefaultMaxRetries // negative: none
 	}
 	if c.log == nil {
 		c.log = slog.Default()
@@ -185,40 +181,18 @@ type services struct {
 }
 
 // do runs send, retrying on 20429 and 5xx with exponential back-off and
-// jitter, at most maxRetries times, never sleeping past ctx's deadline.
+// jitter, at most Config.MaxRetries times, never sleeping past ctx's deadline.
 func (c *Client) do(ctx context.Context, op string, send func(services) error) error {
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
+	return c.retry.Do(ctx, func(ctx context.Context) error {
 		ex := &exchange{}
-		err := send(c.services(ctx, ex))
-		if err == nil {
-			return nil
+		if err := send(c.services(ctx, ex)); err != nil {
+			return ex.translate(ctx, err)
 		}
-		err = ex.translate(ctx, err)
-		if !retryable(err) || attempt >= c.maxRetries {
-			return err
-		}
-		delay := c.backoff(attempt)
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
-			return fmt.Errorf("%w (no time left to retry)", err)
-		}
-		c.log.WarnContext(ctx, "twilio: retrying", "op", op, "attempt", attempt+1,
+		return nil
+	}, func(n int, err error, delay time.Duration) {
+		c.log.WarnContext(ctx, "twilio: retrying", "op", op, "attempt", n,
 			"code", ErrorCode(err), "http_status", httpStatus(err), "delay", delay)
-		if serr := c.sleep(ctx, delay); serr != nil {
-			return fmt.Errorf("%w (retry abandoned: %w)", err, serr)
-		}
-	}
-}
-
-func (c *Client) backoff(attempt int) time.Duration {
-	d := c.cap
-	if attempt < 30 && c.base<<attempt < c.cap {
-		d = c.base << attempt
-	}
-	half := d / 2
-	return half + rand.N(half+1)
+	})
 }
 
 // services builds twilio-go's client for one attempt: a fresh http.Client

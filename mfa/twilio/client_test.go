@@ -135,7 +135,7 @@ func TestRetryNeverSleepsPastDeadline(t *testing.T) {
 	fake := twiliotest.New(t)
 	fake.SetNumber(testTo, twiliotest.Number{RateLimited: 1})
 	c, sl := newClient(t, fake, nil)
-	c.base, c.cap = time.Hour, time.Hour // the first delay cannot fit in the deadline
+	c.retry.Base, c.retry.Cap = time.Hour, time.Hour // the first delay cannot fit in the deadline
 	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
 	defer cancel()
 	_, err := c.SendSMS(ctx, SMS{To: testTo, Body: "code"})

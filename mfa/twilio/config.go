@@ -128,14 +128,3 @@ func (c Config) Validate() error {
 }
 
 func (c Config) smsConfigured() bool { return c.MessagingServiceSID != "" || c.SMSFrom != "" }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

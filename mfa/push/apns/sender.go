@@ -10,12 +10,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	mrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/latchkey/latchkey/mfa/internal/retry"
 	"github.com/latchkey/latchkey/mfa/push"
 )
 
@@ -36,15 +36,14 @@ const (
 // Sender delivers pushes through APNs. It is safe for concurrent use; use
 // one Sender per key, so that one provider token is in use at a time.
 type Sender struct {
-	host       string
-	topic      string
-	client     *http.Client
-	tokens     *providerToken
-	timeout    time.Duration
-	maxRetries int
-	now        func() time.Time
-	sleep      func(context.Context, time.Duration) error
-	log        *slog.Logger
+	host    string
+	topic   string
+	client  *http.Client
+	tokens  *providerToken
+	timeout time.Duration
+	retry   retry.Policy
+	now     func() time.Time
+	log     *slog.Logger
 }
 
 var _ push.Sender = (*Sender)(nil)
@@ -56,14 +55,21 @@ func New(cfg Config) (*Sender, error) {
 		return nil, fmt.Errorf("apns: new sender: %w", err)
 	}
 	s := &Sender{
-		host:       host,
-		topic:      cfg.Topic,
-		client:     cfg.HTTPClient,
-		timeout:    cfg.Timeout,
-		maxRetries: cfg.MaxRetries,
-		now:        cfg.Now,
-		sleep:      cfg.Sleep,
-		log:        cfg.Logger,
+		host:    host,
+		topic:   cfg.Topic,
+		client:  cfg.HTTPClient,
+		timeout: cfg.Timeout,
+		retry: retry.Policy{
+			MaxRetries: cfg.MaxRetries,
+			Base:       backoffBase,
+			Cap:        backoffCap,
+			MaxWait:    maxRetryDelay,
+			Temporary:  temporary,
+			RetryAfter: retryAfterOf,
+			Sleep:      cfg.Sleep,
+		},
+		now: cfg.Now,
+		log: cfg.Logger,
 	}
 	if s.client == nil {
 		s.client = defaultClient(cfg.TLSConfig)
@@ -71,17 +77,11 @@ func New(cfg Config) (*Sender, error) {
 	if s.timeout == 0 {
 		s.timeout = DefaultTimeout
 	}
-	switch {
-	case s.maxRetries == 0:
-		s.maxRetries = DefaultMaxRetries
-	case s.maxRetries < 0:
-		s.maxRetries = 0
+	if s.retry.MaxRetries == 0 {
+		s.retry.MaxRetries = DefaultMaxRetries // negative: none
 	}
 	if s.now == nil {
 		s.now = time.Now
-	}
-	if s.sleep == nil {
-		s.sleep = sleepCtx
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -124,33 +124,15 @@ func (s *Sender) Send(ctx context.Context, t push.Target, m push.Message) error 
 		return fmt.Errorf("apns: send: %w", err)
 	}
 	refreshed := false
-	for retries := 0; ; {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("apns: send: %w", err)
-		}
-		err := s.attempt(ctx, n, &refreshed)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil || !temporary(err) || retries >= s.maxRetries {
-			return fmt.Errorf("apns: send: %w", err)
-		}
-		delay := s.backoff(retries)
-		if e, ok := errors.AsType[*Error](err); ok {
-			delay = max(delay, e.RetryAfter)
-		}
-		if delay > maxRetryDelay {
-			return fmt.Errorf("apns: send: %w (asked to wait %s)", err, delay)
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
-			return fmt.Errorf("apns: send: %w (no time left to retry)", err)
-		}
-		retries++
+	err = s.retry.Do(ctx, func(ctx context.Context) error {
+		return s.attempt(ctx, n, &refreshed)
+	}, func(retries int, err error, delay time.Duration) {
 		s.log.WarnContext(ctx, "apns: retrying", "retry", retries, "error", err.Error(), "delay", delay, "apns_id", n.id)
-		if serr := s.sleep(ctx, delay); serr != nil {
-			return fmt.Errorf("apns: send: %w (retry abandoned: %w)", err, serr)
-		}
+	})
+	if err != nil {
+		return fmt.Errorf("apns: send: %w", err)
 	}
+	return nil
 }
 
 // attempt posts once, and once more with a newly signed token if APNs
@@ -248,13 +230,12 @@ func (s *Sender) build(t push.Target, m push.Message) (notification, error) {
 	}, nil
 }
 
-func (s *Sender) backoff(retry int) time.Duration {
-	d := backoffCap
-	if retry < 30 && backoffBase<<retry < backoffCap {
-		d = backoffBase << retry
+// retryAfterOf is how long APNs asked to wait, zero when it did not say.
+func retryAfterOf(err error) time.Duration {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.RetryAfter
 	}
-	half := d / 2
-	return half + mrand.N(half+1)
+	return 0
 }
 
 // newUUID returns a random (version 4) UUID in canonical form, as apns-id

@@ -232,14 +232,3 @@ func checkRSASize(k *rsa.PrivateKey) (*rsa.PrivateKey, error) {
 	}
 	return k, nil
 }
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}

@@ -8,11 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"time"
 
+	"github.com/latchkey/latchkey/mfa/internal/retry"
 	"github.com/latchkey/latchkey/mfa/push"
 )
 
@@ -32,14 +32,13 @@ const (
 // Sender delivers pushes through FCM HTTP v1. It is safe for concurrent
 // use.
 type Sender struct {
-	sendURL    string
-	client     *http.Client
-	tokens     *tokenSource
-	timeout    time.Duration
-	maxRetries int
-	now        func() time.Time
-	sleep      func(context.Context, time.Duration) error
-	log        *slog.Logger
+	sendURL string
+	client  *http.Client
+	tokens  *tokenSource
+	timeout time.Duration
+	retry   retry.Policy
+	now     func() time.Time
+	log     *slog.Logger
 }
 
 var _ push.Sender = (*Sender)(nil)
@@ -52,13 +51,20 @@ func New(cfg Config) (*Sender, error) {
 		return nil, fmt.Errorf("fcm: new sender: %w", err)
 	}
 	snd := &Sender{
-		sendURL:    s.endpoint + "/v1/projects/" + s.projectID + "/messages:send",
-		client:     cfg.HTTPClient,
-		timeout:    cfg.Timeout,
-		maxRetries: cfg.MaxRetries,
-		now:        cfg.Now,
-		sleep:      cfg.Sleep,
-		log:        cfg.Logger,
+		sendURL: s.endpoint + "/v1/projects/" + s.projectID + "/messages:send",
+		client:  cfg.HTTPClient,
+		timeout: cfg.Timeout,
+		retry: retry.Policy{
+			MaxRetries: cfg.MaxRetries,
+			Base:       backoffBase,
+			Cap:        backoffCap,
+			MaxWait:    maxRetryDelay,
+			Temporary:  temporary,
+			RetryAfter: retryAfterOf,
+			Sleep:      cfg.Sleep,
+		},
+		now: cfg.Now,
+		log: cfg.Logger,
 	}
 	if snd.client == nil {
 		// Never follow a redirect: FCM sends none, and the bearer token
@@ -70,17 +76,11 @@ func New(cfg Config) (*Sender, error) {
 	if snd.timeout == 0 {
 		snd.timeout = DefaultTimeout
 	}
-	switch {
-	case snd.maxRetries == 0:
-		snd.maxRetries = DefaultMaxRetries
-	case snd.maxRetries < 0:
-		snd.maxRetries = 0
+	if snd.retry.MaxRetries == 0 {
+		snd.retry.MaxRetries = DefaultMaxRetries // negative: none
 	}
 	if snd.now == nil {
 		snd.now = time.Now
-	}
-	if snd.sleep == nil {
-		snd.sleep = sleepCtx
 	}
 	if snd.log == nil {
 		snd.log = slog.Default()
@@ -115,33 +115,15 @@ func (s *Sender) Send(ctx context.Context, t push.Target, m push.Message) error 
 		return fmt.Errorf("fcm: send: %w", err)
 	}
 	refreshed := false
-	for retries := 0; ; {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("fcm: send: %w", err)
-		}
-		err := s.attempt(ctx, body, &refreshed)
-		if err == nil {
-			return nil
-		}
-		if ctx.Err() != nil || !temporary(err) || retries >= s.maxRetries {
-			return fmt.Errorf("fcm: send: %w", err)
-		}
-		delay := s.backoff(retries)
-		if e, ok := errors.AsType[*Error](err); ok {
-			delay = max(delay, e.RetryAfter)
-		}
-		if delay > maxRetryDelay {
-			return fmt.Errorf("fcm: send: %w (asked to wait %s)", err, delay)
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
-			return fmt.Errorf("fcm: send: %w (no time left to retry)", err)
-		}
-		retries++
-		s.log.WarnContext(ctx, "fcm: retrying", "retry", retries, "error", err.Error(), "delay", delay)
-		if serr := s.sleep(ctx, delay); serr != nil {
-			return fmt.Errorf("fcm: send: %w (retry abandoned: %w)", err, serr)
-		}
+	err = s.retry.Do(ctx, func(ctx context.Context) error {
+		return s.attempt(ctx, body, &refreshed)
+	}, func(n int, err error, delay time.Duration) {
+		s.log.WarnContext(ctx, "fcm: retrying", "retry", n, "error", err.Error(), "delay", delay)
+	})
+	if err != nil {
+		return fmt.Errorf("fcm: send: %w", err)
 	}
+	return nil
 }
 
 // attempt sends once, and once more with a fresh access token if FCM
@@ -223,11 +205,10 @@ func encode(t push.Target, m push.Message) ([]byte, error) {
 	}})
 }
 
-func (s *Sender) backoff(retry int) time.Duration {
-	d := backoffCap
-	if retry < 30 && backoffBase<<retry < backoffCap {
-		d = backoffBase << retry
+// retryAfterOf is how long FCM asked to wait, zero when it did not say.
+func retryAfterOf(err error) time.Duration {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.RetryAfter
 	}
-	half := d / 2
-	return half + rand.N(half+1)
+	return 0
 }

@@ -12,12 +12,12 @@ import (
 	"io"
 	"log/slog"
 	"math"
-	mathrand "math/rand/v2"
 	"net/http"
 	"net/url"
 	"strconv"
 	"time"
 
+	"github.com/latchkey/latchkey/mfa/internal/retry"
 	"github.com/latchkey/latchkey/mfa/push"
 )
 
@@ -36,18 +36,16 @@ const (
 // encrypted per RFC 8291, VAPID authentication per RFC 8292. It is safe for
 // concurrent use.
 type Sender struct {
-	key        *ecdsa.PrivateKey
-	publicKey  string
-	subject    string
-	topic      string
-	allowed    []string
-	client     *http.Client
-	timeout    time.Duration
-	maxRetries int
-	base, cap  time.Duration // back-off; fields so tests can change them
-	sleep      func(context.Context, time.Duration) error
-	now        func() time.Time
-	log        *slog.Logger
+	key       *ecdsa.PrivateKey
+	publicKey string
+	subject   string
+	topic     string
+	allowed   []string
+	client    *http.Client
+	timeout   time.Duration
+	retry     retry.Policy
+	now       func() time.Time
+	log       *slog.Logger
 }
 
 var _ push.Sender = (*Sender)(nil)
@@ -69,18 +67,25 @@ func New(cfg Config) (*Sender, error) {
 		return nil, fmt.Errorf("webpush: new sender: VAPID public key: %w", err)
 	}
 	s := &Sender{
-		key:        key,
-		publicKey:  pub,
-		subject:    cfg.Subject,
-		topic:      cfg.Topic,
-		allowed:    cfg.AllowedHosts,
-		timeout:    cfg.Timeout,
-		maxRetries: cfg.MaxRetries,
-		base:       backoffBase,
-		cap:        backoffCap,
-		sleep:      cfg.Sleep,
-		now:        cfg.Now,
-		log:        cfg.Logger,
+		key:       key,
+		publicKey: pub,
+		subject:   cfg.Subject,
+		topic:     cfg.Topic,
+		allowed:   cfg.AllowedHosts,
+		timeout:   cfg.Timeout,
+		retry: retry.Policy{
+			MaxRetries: cfg.MaxRetries,
+			Base:       backoffBase,
+			Cap:        backoffCap,
+			// The service said when; sooner would only be refused
+			// again.
+			RetryAfter: retryAfterOf,
+			MaxWait:    maxRetryAfter,
+			Temporary:  retryable,
+			Sleep:      cfg.Sleep,
+		},
+		now: cfg.Now,
+		log: cfg.Logger,
 	}
 	transport := cfg.Transport
 	if transport == nil {
@@ -98,14 +103,8 @@ func New(cfg Config) (*Sender, error) {
 	if s.timeout == 0 {
 		s.timeout = DefaultTimeout
 	}
-	switch {
-	case s.maxRetries == 0:
-		s.maxRetries = DefaultMaxRetries
-	case s.maxRetries < 0:
-		s.maxRetries = 0
-	}
-	if s.sleep == nil {
-		s.sleep = sleep
+	if s.retry.MaxRetries == 0 {
+		s.retry.MaxRetries = DefaultMaxRetries // negative: none
 	}
 	if s.now == nil {
 		s.now = time.Now
@@ -217,37 +216,20 @@ type request struct {
 }
 
 // do posts r, retrying 429, 5xx and failed requests with exponential
-// back-off and jitter, at most maxRetries times, never sleeping past ctx's
-// deadline.
+// back-off and jitter (or the service's Retry-After), at most
+// Config.MaxRetries times, never sleeping past ctx's deadline.
 func (s *Sender) do(ctx context.Context, r request) error {
-	for attempt := 0; ; attempt++ {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("webpush: post to %s: %w", r.host, err)
-		}
-		err := s.post(ctx, r)
-		if err == nil {
-			return nil
-		}
-		if !retryable(err) || attempt >= s.maxRetries || ctx.Err() != nil {
-			return err
-		}
-		delay := s.backoff(attempt)
-		if e, ok := errors.AsType[*Error](err); ok && e.RetryAfter > 0 {
-			// The service said when; sooner would only be refused again.
-			if e.RetryAfter > maxRetryAfter {
-				return fmt.Errorf("%w (asked to retry after %s: giving up)", err, e.RetryAfter)
-			}
-			delay = e.RetryAfter
-		}
-		if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) < delay {
-			return fmt.Errorf("%w (no time left to retry)", err)
-		}
-		s.log.WarnContext(ctx, "webpush: retrying", "host", r.host, "attempt", attempt+1,
-			"http_status", statusOf(err), "delay", delay)
-		if serr := s.sleep(ctx, delay); serr != nil {
-			return fmt.Errorf("%w (retry abandoned: %w)", err, serr)
-		}
+	// Checked here as well as in Do so that the error names the host, as
+	// every other error of a post does.
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("webpush: post to %s: %w", r.host, err)
 	}
+	return s.retry.Do(ctx, func(ctx context.Context) error {
+		return s.post(ctx, r)
+	}, func(n int, err error, delay time.Duration) {
+		s.log.WarnContext(ctx, "webpush: retrying", "host", r.host, "attempt", n,
+			"http_status", statusOf(err), "delay", delay)
+	})
 }
 
 // post makes one attempt. Success is any 2xx (RFC 8030 Section 5: 201
@@ -311,13 +293,13 @@ func parseRetryAfter(v string, now time.Time) time.Duration {
 	return 0
 }
 
-func (s *Sender) backoff(attempt int) time.Duration {
-	d := s.cap
-	if attempt < 30 && s.base<<attempt < s.cap {
-		d = s.base << attempt
+// retryAfterOf is how long the service asked to wait, zero when it did not
+// say.
+func retryAfterOf(err error) time.Duration {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.RetryAfter
 	}
-	half := d / 2
-	return half + mathrand.N(half+1)
+	return 0
 }
 
 func statusOf(err error) int {
@@ -325,15 +307,4 @@ func statusOf(err error) int {
 		return e.StatusCode
 	}
 	return 0
-}
-
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
