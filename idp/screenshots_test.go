@@ -74,8 +74,9 @@ var shotPages = []shotPage{
 // as $LATCHKEY_SCREENSHOTS/<lang>/<page>.png. On the way it checks what a
 // picture would hide: each page is in the browser's language (<html
 // lang>, a translated heading, no message key left untranslated), has a
-// title, and logs no console error (a CSP violation, a script error, a
-// missing stylesheet).
+// title, shows no message whose argument did not fit it ("%!s(int=30)"),
+// and logs no console error (a CSP violation, a script error, a missing
+// stylesheet).
 func TestScreenshots(t *testing.T) {
 	out := os.Getenv(screenshotsEnv)
 	if out == "" {
@@ -93,7 +94,7 @@ func TestScreenshots(t *testing.T) {
 			}
 			s := &shots{t: t, lang: lang, dir: dir, taken: map[string]bool{}}
 			s.walk()
-			for _, p := range shotPages {
+			for _, p := range allShotPages() {
 				if !s.taken[p.name] {
 					t.Errorf("no screenshot of %s in %s", p.name, lang)
 				}
@@ -208,14 +209,19 @@ func (s *shots) walk() {
 	b.Type("code", codes[0])
 	b.Press(chrome.Enter)
 	s.shot(b, "recovery-code-used")
+
+	s.walkMFA()
 }
 
+// allShotPages is every page TestScreenshots captures.
+func allShotPages() []shotPage { return slices.Concat(shotPages, shotMFAPages) }
+
 // browser starts a Chromium in the walk's language with a fixed window
-// and request id.
-func (s *shots) browser() *shotTab {
+// (unless opts set another) and request id.
+func (s *shots) browser(opts ...chrome.Option) *shotTab {
 	s.t.Helper()
-	b := chrome.New(s.t, chrome.WithLanguage(s.lang), chrome.WithWindowSize(shotWidth, shotHeight),
-		chrome.WithTimeout(3*time.Minute))
+	b := chrome.New(s.t, append([]chrome.Option{chrome.WithLanguage(s.lang), chrome.WithWindowSize(shotWidth, shotHeight),
+		chrome.WithTimeout(3 * time.Minute)}, opts...)...)
 	_, err := chromedp.Call(b.Context(), network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{
 		Headers: network.Headers{web.RequestIDHeader: shotRequestID},
 	})
@@ -233,6 +239,9 @@ type shotFacts struct {
 	Href    string   `json:"href"`
 	Heading string   `json:"heading"`
 	Keys    []string `json:"keys"`
+	// Misformatted are texts where a message's argument did not fit its
+	// verb ("%!s(int=30)").
+	Misformatted []string `json:"misformatted"`
 }
 
 // shotFactsJS reads shotFacts. Keys are texts and user-facing attributes
@@ -240,10 +249,11 @@ type shotFacts struct {
 // key it lacks with the key itself.
 const shotFactsJS = `(() => {
 	const key = /^[a-z_]+(\.[a-z0-9_]+)+$/;
-	const keys = [];
+	const keys = [], misformatted = [];
 	const walk = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
 	for (let n = walk.nextNode(); n; n = walk.nextNode()) {
 		if (key.test(n.textContent.trim())) keys.push(n.textContent.trim());
+		if (n.textContent.includes("%!")) misformatted.push(n.textContent.trim());
 	}
 	for (const e of document.querySelectorAll("*")) {
 		for (const a of e.attributes) {
@@ -251,9 +261,10 @@ const shotFactsJS = `(() => {
 			if (shown && key.test(a.value.trim())) keys.push(a.name + "=" + a.value);
 		}
 	}
-	const h1 = document.querySelector("h1");
+	// The heading shown: the companion app keeps a hidden one per view.
+	const h1 = [...document.querySelectorAll("h1")].find((h) => h.getClientRects().length > 0);
 	return {lang: document.documentElement.lang, title: document.title, path: location.pathname,
-		href: location.href, heading: h1 ? h1.textContent.trim() : "", keys};
+		href: location.href, heading: h1 ? h1.textContent.trim() : "", keys, misformatted};
 })()`
 
 // shotSteadyJS puts the fixed issuer in the footer and waits for the fonts.
@@ -266,11 +277,12 @@ const shotSteadyJS = `(() => {
 func (s *shots) shot(b *shotTab, name string) {
 	t := s.t
 	t.Helper()
-	i := slices.IndexFunc(shotPages, func(p shotPage) bool { return p.name == name })
+	pages := allShotPages()
+	i := slices.IndexFunc(pages, func(p shotPage) bool { return p.name == name })
 	if i < 0 {
-		t.Fatalf("screenshot %s is not in shotPages", name)
+		t.Fatalf("screenshot %s is not in shotPages or shotMFAPages", name)
 	}
-	p := shotPages[i]
+	p := pages[i]
 	b.WaitVisible(p.ready)
 	got := chrome.Eval[shotFacts](b.Browser, shotFactsJS)
 	if got.Path != p.path {
@@ -287,6 +299,9 @@ func (s *shots) shot(b *shotTab, name string) {
 	}
 	for _, k := range got.Keys {
 		t.Errorf("%s: untranslated message key %q on the page", name, k)
+	}
+	for _, m := range got.Misformatted {
+		t.Errorf("%s: message with a misformatted argument on the page: %q", name, m)
 	}
 	errs := b.ConsoleErrors()
 	for _, m := range errs[b.seen:] {
