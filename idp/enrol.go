@@ -132,7 +132,11 @@ func (p *Provider) enrolForm(w http.ResponseWriter, r *http.Request) error {
 		data.Alternative = p.path("/mfa/enrol?tx=" + url.QueryEscape(st.tx.ID) + "&factor=passkey")
 	}
 	if p.phoneEnrollable(st) {
-		data.PhoneAlternative = p.path("/mfa/enrol?tx=" + url.QueryEscape(st.tx.ID) + "&factor=sms")
+		phoneFactor := mfa.SMS
+		if !slices.Contains(st.d.Enrol, mfa.SMS) {
+			phoneFactor = mfa.Voice
+		}
+		data.PhoneAlternative = p.path("/mfa/enrol?tx=" + url.QueryEscape(st.tx.ID) + "&factor=" + string(phoneFactor))
 	}
 	return p.renderer.Render(w, r, http.StatusOK, "enrol_totp", data)
 }
