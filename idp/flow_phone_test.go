@@ -486,7 +486,7 @@ func TestPhoneJapanese(t *testing.T) {
 	a := newAuthRequest()
 	page := f.mfaPage(t, b, r, a, oauth2.SetAuthURLParam("ui_locales", "ja"))
 	expectFactor(t, page, mfa.SMS)
-	if !strings.Contains(page.Body, `<html lang="ja">`) || !strings.Contains(page.Body, "SMSで届いたコードを入力") {
+	if !strings.Contains(page.Body, `<html lang="ja">`) || !strings.Contains(page.Body, "SMSのコードで確認") {
 		t.Fatalf("SMS page with ui_locales=ja is not in Japanese:\n%s", page.Body)
 	}
 	page = sendCode(t, b, page, mfa.SMS)
