@@ -253,3 +253,46 @@ func TestMigrateKeepsSessions(t *testing.T) {
 		t.Fatalf("session after migration:\n got %+v\nwant %+v", got, want)
 	}
 }
+
+// TestMigrationClearsEnglishTOTPName: 0006 clears the English default name
+// older versions stored for authenticator apps (the account page now shows
+// the default in the reader's language) and keeps names users chose.
+func TestMigrationClearsEnglishTOTPName(t *testing.T) {
+	ctx := t.Context()
+	s, err := Open(ctx, filepath.Join(t.TempDir(), "n.db"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now().UTC()
+	if err := s.CreateUser(ctx, storage.User{ID: "u1", Email: "u1@example.com", CreatedAt: now, UpdatedAt: now}); err != nil {
+		t.Fatal(err)
+	}
+	for id, name := range map[string]string{"old": "Authenticator app", "mine": "Work phone"} {
+		c := storage.TOTPCredential{ID: id, UserID: "u1", Name: name, Secret: []byte("sealed"), CreatedAt: now}
+		if err := s.CreateTOTP(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Run 0006 again over these rows, as an upgrade from 0005 would.
+	if _, err := s.w.ExecContext(ctx, "DELETE FROM schema_migrations WHERE version = 6"); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	cs, err := s.ListTOTP(ctx, "u1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := map[string]string{}
+	for _, c := range cs {
+		names[c.ID] = c.Name
+	}
+	if names["old"] != "" || names["mine"] != "Work phone" {
+		t.Errorf("names after 0006 = %v, want the English default cleared and a chosen name kept", names)
+	}
+}
