@@ -369,6 +369,13 @@ func TestPushLateApproval(t *testing.T) {
 	if ch := f.challenge(t, det.Challenge); ch.Status != storage.PushSuperseded {
 		t.Fatalf("challenge %s after the late approval, want still superseded", ch.Status)
 	}
+	// A late deny has nothing left to end: refused the same way, and not
+	// counted or audited as a denial.
+	_, err = dev.Deny(ctx, det)
+	expectCode(t, "a late deny", err, "challenge_expired", -1)
+	if evs := auditEvents(t, f.env, "push.denied"); len(evs) != 0 {
+		t.Errorf("push.denied events after a late deny = %+v, want none", evs)
+	}
 	tok := r.exchange(a, clientRedirect(t, enterCode(t, b, totpPage, auth.code(t))))
 	checkAssurance(t, "id_token", tok.claims, acrMFA, wantMFAAMR, num(tok.claims["auth_time"]))
 	if got := f.pushes(t, "approved"); got != 0 {

@@ -273,13 +273,17 @@ func (p *Provider) pushAnswer(r *http.Request, req push.Request) (int, any, erro
 	}
 	err = p.store.AnswerPushChallenge(ctx, req.DeviceID, rec.ID, status, now)
 	switch {
-	case errors.Is(err, storage.ErrConflict) && status == storage.PushApproved:
+	case errors.Is(err, storage.ErrConflict) && status != storage.PushNotMe:
 		// Answered, superseded by another factor, or expired meanwhile: a
-		// late approval must not complete anything.
-		return 0, nil, push.ErrAnswered
+		// late approval must not complete anything, and a late deny has
+		// nothing left to end.
+		if status == storage.PushApproved {
+			return 0, nil, push.ErrAnswered
+		}
+		return 0, nil, endedError(rec)
 	case errors.Is(err, storage.ErrConflict):
-		// A refusal of a push that has ended still reports a stolen
-		// password (not_me) below.
+		// A "this wasn't me" for a push that has ended still reports a
+		// stolen password: it is acted on below.
 	case err != nil:
 		return 0, nil, fmt.Errorf("answer push challenge: %w", err)
 	}
