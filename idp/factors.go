@@ -29,12 +29,8 @@ func budgetKey(userID string, f mfa.Factor) string  { return "mfa-budget:" + use
 
 const budgetPeriod = time.Hour
 
-// codeFactors are the factors checked by a typed code in this build;
-// pageFactors are those the /mfa page can ask for.
-var (
-	codeFactors = []mfa.Factor{mfa.TOTP, mfa.SMS, mfa.Voice, mfa.RecoveryCode}
-	pageFactors = []mfa.Factor{mfa.Passkey, mfa.Push, mfa.TOTP, mfa.SMS, mfa.Voice, mfa.RecoveryCode}
-)
+// pageFactors are the factors the /mfa page can ask for.
+var pageFactors = []mfa.Factor{mfa.Passkey, mfa.Push, mfa.TOTP, mfa.SMS, mfa.Voice, mfa.RecoveryCode}
 
 // lockedUntil turns a lock counter into the end of the lock (zero: none).
 func lockedUntil(t storage.Throttle, l mfa.Limits) time.Time {

@@ -166,7 +166,7 @@ func (p *Provider) renderMFA(w http.ResponseWriter, r *http.Request, st mfaStep,
 		data.Push = v
 	}
 	if f == mfa.SMS || f == mfa.Voice {
-		v, err := p.phoneData(r, st, f)
+		v, _, err := p.phoneData(r, st, f)
 		if err != nil {
 			return err
 		}

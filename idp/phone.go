@@ -113,6 +113,14 @@ const (
 	channelVoice = "voice"
 )
 
+// factorChannel is the channel that carries f's codes.
+func factorChannel(f mfa.Factor) string {
+	if f == mfa.Voice {
+		return channelVoice
+	}
+	return channelSMS
+}
+
 func channelFactor(channel string) mfa.Factor {
 	if channel == channelVoice {
 		return mfa.Voice

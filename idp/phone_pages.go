@@ -41,11 +41,11 @@ func (p *Provider) phoneFor(r *http.Request, userID string) (storage.Phone, bool
 
 // phoneData fills the page's phone part from the live code and what the
 // carrier last reported about it.
-func (p *Provider) phoneData(r *http.Request, st mfaStep, f mfa.Factor) (*phoneView, error) {
+func (p *Provider) phoneData(r *http.Request, st mfaStep, f mfa.Factor) (*phoneView, storage.Phone, error) {
 	ctx := r.Context()
 	ph, ok, err := p.phoneFor(r, st.user.ID)
 	if err != nil || !ok {
-		return nil, err
+		return nil, ph, err
 	}
 	v := &phoneView{
 		Masked:  ph.Masked,
@@ -55,22 +55,22 @@ func (p *Provider) phoneData(r *http.Request, st mfaStep, f mfa.Factor) (*phoneV
 	now := p.now().UTC()
 	code, err := p.store.FindPhoneCode(ctx, st.tx.ID, ph.ID, now)
 	if errors.Is(err, storage.ErrNotFound) {
-		return v, nil
+		return v, ph, nil
 	}
 	if err != nil {
-		return nil, fmt.Errorf("find phone code: %w", err)
+		return nil, ph, fmt.Errorf("find phone code: %w", err)
 	}
 	if code.Sends == 0 || code.Attempts >= otp.MaxAttempts {
-		return v, nil
+		return v, ph, nil
 	}
 	msgs, err := p.store.ListPhoneMessages(ctx, code.ID)
 	if err != nil {
-		return nil, fmt.Errorf("list phone messages: %w", err)
+		return nil, ph, fmt.Errorf("list phone messages: %w", err)
 	}
 	if len(msgs) == 0 {
 		// Every send failed at the carrier: nothing was sent, and the
 		// page offers to send at once.
-		return v, nil
+		return v, ph, nil
 	}
 	v.Sent, v.Channel = true, code.Channel
 	if next := code.LastSentAt.Add(otp.ResendWait(code.Sends)); next.After(now) {
@@ -82,13 +82,16 @@ func (p *Provider) phoneData(r *http.Request, st mfaStep, f mfa.Factor) (*phoneV
 		v.WaitSeconds = 0
 		v.CanCall = msgs[n-1].Channel == channelSMS && slices.Contains(st.d.Offer, mfa.Voice)
 	}
-	return v, nil
+	return v, ph, nil
 }
 
 // mfaPhone answers the SMS and voice forms of /mfa: "send" sends (or
 // re-sends) the code by the chosen channel; otherwise the typed code is
 // checked.
 func (p *Provider) mfaPhone(w http.ResponseWriter, r *http.Request, st mfaStep, f mfa.Factor) error {
+	if r.PostFormValue("op") == "send" {
+		return p.mfaSendCode(w, r, st, f)
+	}
 	ph, ok, err := p.phoneFor(r, st.user.ID)
 	if err != nil {
 		return err
@@ -96,17 +99,18 @@ func (p *Provider) mfaPhone(w http.ResponseWriter, r *http.Request, st mfaStep, 
 	if !ok {
 		return p.renderMFA(w, r, st, st.pick(""), http.StatusBadRequest, "mfa.error.unavailable", "")
 	}
-	if r.PostFormValue("op") == "send" {
-		channel := channelSMS
-		if f == mfa.Voice {
-			channel = channelVoice
-		}
-		return p.mfaSendCode(w, r, st, f, ph, channel)
-	}
 	return p.mfaCheckPhoneCode(w, r, st, f, ph)
 }
 
-func (p *Provider) mfaSendCode(w http.ResponseWriter, r *http.Request, st mfaStep, f mfa.Factor, ph storage.Phone, channel string) error {
+// mfaSendCode sends (or re-sends) the sign-in's code by f's channel.
+func (p *Provider) mfaSendCode(w http.ResponseWriter, r *http.Request, st mfaStep, f mfa.Factor) error {
+	v, ph, err := p.phoneData(r, st, f)
+	if err != nil {
+		return err
+	}
+	if v == nil {
+		return p.renderMFA(w, r, st, st.pick(""), http.StatusBadRequest, "mfa.error.unavailable", "")
+	}
 	allowed, err := p.spendAttempt(r.Context(), st.user.ID, st.tx.ID, f, st.pol)
 	if err != nil {
 		return err
@@ -114,11 +118,9 @@ func (p *Provider) mfaSendCode(w http.ResponseWriter, r *http.Request, st mfaSte
 	if !allowed {
 		return p.mfaFailed(w, r, st, f, false, "mfa.error.too_many")
 	}
+	channel := factorChannel(f)
 	// No resend wait when the last code did not arrive or never left.
-	now := false
-	if v, err := p.phoneData(r, st, f); err == nil && v != nil {
-		now = v.Undelivered || !v.Sent
-	}
+	now := v.Undelivered || !v.Sent
 	_, err = p.sendPhoneCode(r, sendRequest{
 		user: st.user, phone: ph, txID: st.tx.ID, purpose: purposeSignIn, channel: channel,
 		lang: p.page(w, r, st.tx, "").Lang, ip: web.ClientIP(r, p.proxies), now: now,

@@ -83,22 +83,12 @@ func (p *Provider) pushFallback(w http.ResponseWriter, r *http.Request, st mfaSt
 // code is sent at once, since the user was already waiting.
 func (p *Provider) startFactor(w http.ResponseWriter, r *http.Request, st mfaStep, f mfa.Factor, notice string) error {
 	if f == mfa.SMS || f == mfa.Voice {
-		ph, ok, err := p.phoneFor(r, st.user.ID)
+		v, _, err := p.phoneData(r, st, f)
 		if err != nil {
 			return err
 		}
-		if ok {
-			v, err := p.phoneData(r, st, f)
-			if err != nil {
-				return err
-			}
-			if v != nil && !v.Sent {
-				channel := channelSMS
-				if f == mfa.Voice {
-					channel = channelVoice
-				}
-				return p.mfaSendCode(w, r, st, f, ph, channel)
-			}
+		if v != nil && !v.Sent {
+			return p.mfaSendCode(w, r, st, f)
 		}
 	}
 	return p.renderMFA(w, r, st, f, http.StatusOK, notice, "")
